@@ -12,6 +12,9 @@ import (
 	_ "github.com/redpanda-data/connect/v4/public/components/kafka"
 	_ "github.com/redpanda-data/connect/v4/public/components/prometheus"
 	_ "github.com/redpanda-data/connect/v4/public/components/redis"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/envcompat"
+	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/state"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -22,5 +25,6 @@ func main() {
 		service.CLIOptSetVersion(Version, ""),
 		service.CLIOptSetBinaryName("opencti-harfanglab"),
 		service.CLIOptSetProductName("opencti-harfanglab"),
+		service.CLIOptSetEnvVarLookup(envcompat.Lookup),
 	)
 }
