@@ -1,0 +1,466 @@
+// Package harfanglab holds the HarfangLab API client shared by every HarfangLab component and
+// the harfanglab_intel output, which applies intel.Change messages to HarfangLab's
+// threat-intelligence lists.
+package harfanglab
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// apiPrefix is where every HarfangLab data endpoint lives.
+const apiPrefix = "/api/data/"
+
+// DefaultPageSize is the `limit` sent on list requests that do not set one: HarfangLab's own
+// default page size is unknown and small, so always ask for big pages.
+const DefaultPageSize = 500
+
+// Defaults applied by NewClient to zero fields.
+const (
+	DefaultTimeout   = 30 * time.Second
+	DefaultRetryBase = 200 * time.Millisecond
+	DefaultRetryMax  = 30 * time.Second
+	// maxRetryAfter caps a server-requested wait so a bogus header cannot stall us for hours.
+	maxRetryAfter = 5 * time.Minute
+)
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// URL is the HarfangLab base URL (scheme and host, optionally a path prefix).
+	URL string
+	// Token is the API token sent as `Authorization: Token <token>`.
+	Token string
+	// TLS is the TLS configuration (nil: Go defaults, certificates verified).
+	TLS *tls.Config
+	// Timeout bounds one HTTP attempt (default 30 s).
+	Timeout time.Duration
+	// MaxRetries is how many times a transient failure is retried after the first attempt;
+	// negative means until the context ends.
+	MaxRetries int
+	// RetryBase and RetryMax bound the jittered exponential back-off between attempts.
+	RetryBase, RetryMax time.Duration
+	// Logger receives retry warnings (may be nil).
+	Logger *service.Logger
+	// Metrics, when set, receives harfanglab_requests_total and harfanglab_retries_total.
+	Metrics *service.Metrics
+}
+
+// Client is a HarfangLab API client: token auth, trailing slashes, DRF pagination, retries on
+// 429/5xx/network errors with jittered back-off honouring Retry-After. Safe for concurrent use.
+type Client struct {
+	rc         *resty.Client
+	base       *url.URL // {URL}/api/data/
+	maxRetries int
+	retryBase  time.Duration
+	retryMax   time.Duration
+	log        *service.Logger
+
+	requests    atomic.Int64
+	retries     atomic.Int64
+	mRequests   *service.MetricCounter
+	mRetries    *service.MetricCounter
+	sleep       func(ctx context.Context, d time.Duration) error // replaced in tests
+	jitterRatio float64
+}
+
+// NewClient validates c and builds a Client.
+func NewClient(c ClientConfig) (*Client, error) {
+	base, err := parseBaseURL(c.URL)
+	if err != nil {
+		return nil, err
+	}
+	if c.Token == "" {
+		return nil, errors.New("harfanglab token is empty")
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = DefaultRetryBase
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = DefaultRetryMax
+	}
+	if c.RetryMax < c.RetryBase {
+		c.RetryMax = c.RetryBase
+	}
+
+	// Our own transport: enough idle connections for max_in_flight concurrent writers
+	// (resty's default keeps GOMAXPROCS+1, which churns connections under load).
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 256
+	tr.MaxIdleConnsPerHost = 256
+	if c.TLS != nil {
+		tr.TLSClientConfig = c.TLS.Clone()
+	}
+
+	rc := resty.New().
+		SetTransport(tr).
+		SetTimeout(c.Timeout).
+		SetLogger(restyLogger{c.Logger}).
+		SetHeader("Authorization", "Token "+c.Token).
+		SetHeader("Accept", "application/json").
+		SetRedirectPolicy(resty.RedirectPolicyFunc(getOnlyRedirects))
+
+	cl := &Client{
+		rc:          rc,
+		base:        base,
+		maxRetries:  c.MaxRetries,
+		retryBase:   c.RetryBase,
+		retryMax:    c.RetryMax,
+		log:         c.Logger,
+		sleep:       sleepCtx,
+		jitterRatio: 0.5,
+	}
+	if c.Metrics != nil {
+		cl.mRequests = c.Metrics.NewCounter("harfanglab_requests_total", "method", "code")
+		cl.mRetries = c.Metrics.NewCounter("harfanglab_retries_total", "reason")
+	}
+	return cl, nil
+}
+
+func parseBaseURL(raw string) (*url.URL, error) {
+	if strings.TrimSpace(raw) == "" {
+		return nil, errors.New("harfanglab url is empty")
+	}
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, fmt.Errorf("parsing harfanglab url: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("harfanglab url %q must be http(s)://host[:port]", u.Redacted())
+	}
+	if u.User != nil {
+		return nil, errors.New("harfanglab url must not carry credentials: use the token field")
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + apiPrefix
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
+}
+
+// getOnlyRedirects follows redirects for GET only: Go turns a redirected POST into a GET and
+// drops a redirected PATCH body, so for writes the 3xx is returned as an error instead.
+func getOnlyRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) > 0 && via[0].Method != http.MethodGet {
+		return http.ErrUseLastResponse
+	}
+	if len(via) >= 5 {
+		return fmt.Errorf("stopped after %d redirects", len(via))
+	}
+	return nil
+}
+
+// Requests is the number of HTTP attempts made (retries included).
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// Retries is the number of attempts that were retries.
+func (c *Client) Retries() int64 { return c.retries.Load() }
+
+// Get reads one resource or one list page into out. path is relative to {URL}/api/data/.
+func (c *Client) Get(ctx context.Context, path string, q url.Values, out any) error {
+	return c.do(ctx, http.MethodGet, c.resolve(path, q), nil, out)
+}
+
+// Post creates a resource.
+func (c *Client) Post(ctx context.Context, path string, body, out any) error {
+	return c.do(ctx, http.MethodPost, c.resolve(path, nil), body, out)
+}
+
+// Patch partially updates a resource.
+func (c *Client) Patch(ctx context.Context, path string, body, out any) error {
+	return c.do(ctx, http.MethodPatch, c.resolve(path, nil), body, out)
+}
+
+// Delete removes a resource.
+func (c *Client) Delete(ctx context.Context, path string) error {
+	return c.do(ctx, http.MethodDelete, c.resolve(path, nil), nil, nil)
+}
+
+// page is a DRF limit/offset list answer.
+type page struct {
+	Count   int               `json:"count"`
+	Next    *string           `json:"next"`
+	Results []json.RawMessage `json:"results"`
+}
+
+// List calls each for every element of a DRF list, following `next` (relative or absolute, on
+// the same host only) until the last page. A `limit` is always sent.
+func (c *Client) List(ctx context.Context, path string, q url.Values, each func(json.RawMessage) error) error {
+	q = cloneValues(q)
+	if q.Get("limit") == "" {
+		q.Set("limit", strconv.Itoa(DefaultPageSize))
+	}
+	next := c.resolve(path, q)
+	for pages := 0; next != nil; pages++ {
+		if pages > 1_000_000 {
+			return fmt.Errorf("listing %s: too many pages", path)
+		}
+		var p page
+		if err := c.do(ctx, http.MethodGet, next, nil, &p); err != nil {
+			return err
+		}
+		for _, r := range p.Results {
+			if err := each(r); err != nil {
+				return err
+			}
+		}
+		if p.Next == nil || *p.Next == "" || len(p.Results) == 0 {
+			return nil
+		}
+		u, err := c.followNext(*p.Next)
+		if err != nil {
+			return fmt.Errorf("listing %s: %w", path, err)
+		}
+		next = u
+	}
+	return nil
+}
+
+// followNext resolves a DRF `next` link. It refuses another host so the token never leaves
+// the configured server.
+func (c *Client) followNext(next string) (*url.URL, error) {
+	ref, err := url.Parse(next)
+	if err != nil {
+		return nil, fmt.Errorf("parsing next link: %w", err)
+	}
+	u := c.base.ResolveReference(ref)
+	if u.Host != c.base.Host {
+		return nil, fmt.Errorf("next link points to another host %q", u.Host)
+	}
+	return u, nil
+}
+
+// resolve builds {base}{path}/ with the query q; the trailing slash is always ensured.
+func (c *Client) resolve(path string, q url.Values) *url.URL {
+	u := *c.base
+	p := strings.TrimLeft(path, "/")
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	u.Path += p
+	u.RawPath = ""
+	if len(q) > 0 {
+		u.RawQuery = q.Encode()
+	}
+	return &u
+}
+
+// apiPath is the path shown in errors and logs: relative to /api/data/, no host, no query.
+func (c *Client) apiPath(u *url.URL) string {
+	return strings.TrimPrefix(u.Path, c.base.Path)
+}
+
+// do runs one logical request with retries.
+func (c *Client) do(ctx context.Context, method string, u *url.URL, body, out any) error {
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			c.retries.Add(1)
+		}
+		wait, err := c.once(ctx, method, u, body, out)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			if lastErr == nil {
+				lastErr = err
+			}
+			return fmt.Errorf("%s %s: %w (last error: %v)", method, c.apiPath(u), ctx.Err(), lastErr)
+		}
+		if !IsTransient(err) {
+			return err
+		}
+		lastErr = err
+		if c.maxRetries >= 0 && attempt >= c.maxRetries {
+			return fmt.Errorf("giving up after %d attempts: %w", attempt+1, err)
+		}
+		d := c.backoff(attempt)
+		if wait > 0 {
+			d = min(wait, maxRetryAfter)
+		}
+		c.mRetries.Incr(1, retryReason(err))
+		c.log.Debugf("HarfangLab %s %s failed (%v), retrying in %v", method, c.apiPath(u), err, d)
+		if err := c.sleep(ctx, d); err != nil {
+			return fmt.Errorf("%s %s: %w (last error: %v)", method, c.apiPath(u), err, lastErr)
+		}
+	}
+}
+
+// once runs a single attempt. wait is the server's Retry-After, if any.
+func (c *Client) once(ctx context.Context, method string, u *url.URL, body, out any) (wait time.Duration, err error) {
+	c.requests.Add(1)
+	req := c.rc.R().SetContext(ctx)
+	if body != nil {
+		req.SetHeader("Content-Type", "application/json").SetBody(body)
+	}
+	resp, err := req.Execute(method, u.String())
+	if err != nil {
+		c.mRequests.Incr(1, method, "error")
+		return 0, &transportError{method: method, path: c.apiPath(u), err: err}
+	}
+	status := resp.StatusCode()
+	c.mRequests.Incr(1, method, strconv.Itoa(status/100)+"xx")
+	if status < 200 || status > 299 {
+		apiErr := &APIError{Method: method, Path: c.apiPath(u), Status: status, Body: truncate(string(resp.Body()), 1000)}
+		if status == http.StatusTooManyRequests {
+			wait = parseRetryAfter(resp.Header().Get("Retry-After"))
+		}
+		return wait, apiErr
+	}
+	if out == nil || len(resp.Body()) == 0 || status == http.StatusNoContent {
+		return 0, nil
+	}
+	if err := json.Unmarshal(resp.Body(), out); err != nil {
+		return 0, fmt.Errorf("decoding HarfangLab answer to %s %s: %w", method, c.apiPath(u), err)
+	}
+	return 0, nil
+}
+
+// backoff is the jittered exponential wait before retry number attempt+1.
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.retryBase
+	for i := 0; i < attempt && d < c.retryMax; i++ {
+		d *= 2
+	}
+	d = min(d, c.retryMax)
+	// Full jitter on half of the wait spreads concurrent writers that failed together.
+	j := time.Duration(float64(d) * c.jitterRatio * rand.Float64())
+	return d - j
+}
+
+func parseRetryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// APIError is a non-2xx answer from HarfangLab. Error() never contains the token (it is only
+// ever in a request header, and neither the URL nor the body carries it).
+type APIError struct {
+	Method, Path string
+	Status       int
+	Body         string
+}
+
+func (e *APIError) Error() string {
+	msg := fmt.Sprintf("HarfangLab %s %s: %d %s", e.Method, e.Path, e.Status, http.StatusText(e.Status))
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
+}
+
+// transportError is a failure before any HTTP answer (connection refused or reset, timeout).
+type transportError struct {
+	method, path string
+	err          error
+}
+
+func (e *transportError) Error() string {
+	return fmt.Sprintf("HarfangLab %s %s: %v", e.method, e.path, e.err)
+}
+
+func (e *transportError) Unwrap() error { return e.err }
+
+// IsTransient tells whether err is worth retrying: 429, 5xx, 408, or a network failure.
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Status == http.StatusTooManyRequests || apiErr.Status == http.StatusRequestTimeout || apiErr.Status >= 500
+	}
+	var te *transportError
+	if errors.As(err, &te) {
+		return !errors.Is(err, context.Canceled)
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
+}
+
+// IsDuplicate tells whether err is HarfangLab's 400 "... already exists" answer to a POST.
+func IsDuplicate(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest &&
+		strings.Contains(strings.ToLower(apiErr.Body), "already exists")
+}
+
+// IsNotFound tells whether err is a 404 answer.
+func IsNotFound(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound
+}
+
+func retryReason(err error) string {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		if apiErr.Status == http.StatusTooManyRequests {
+			return "429"
+		}
+		return "5xx"
+	}
+	return "network"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func cloneValues(q url.Values) url.Values {
+	out := make(url.Values, len(q)+1)
+	for k, v := range q {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
+// restyLogger routes resty's own messages to the Benthos logger at DEBUG: resty prints every
+// failed attempt to stderr by default, while the Client reports failures itself. Resty's debug
+// mode is never enabled, so request headers (the token) are never logged.
+type restyLogger struct{ l *service.Logger }
+
+func (r restyLogger) Errorf(format string, v ...any) { r.l.Debugf(format, v...) }
+func (r restyLogger) Warnf(format string, v ...any)  { r.l.Debugf(format, v...) }
+func (r restyLogger) Debugf(format string, v ...any) { r.l.Debugf(format, v...) }
