@@ -1,9 +1,555 @@
 package hlsim
 
-// alertStore holds security events (alerts), threats and their notes.
-// Placeholder: the alerts simulator replaces this file.
-type alertStore struct{}
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
 
-func newAlertStore() *alertStore { return &alertStore{} }
+	"github.com/google/uuid"
+)
 
-func (s *Server) registerAlerts() {}
+// Paths of the security-event endpoints, as HarfangLab serves them (DRF, trailing slash).
+const (
+	alertListPath  = "/api/data/alert/alert/Alert/"
+	threatListPath = "/api/data/alert/alert/Threat/"
+	// alertDefaultPageSize is what a list answers without `limit` (DRF PAGE_SIZE).
+	alertDefaultPageSize = 10
+	alertMaxPageSize     = 10000
+)
+
+// alertTimeLayout is how the simulator writes timestamps: UTC, microseconds, like HarfangLab's
+// `last_update` / threat `creation_date`.
+const alertTimeLayout = "2006-01-02T15:04:05.000000Z"
+
+// alertStore holds security events (alerts), threats and their notes. Guarded by Server.mu.
+type alertStore struct {
+	alerts      []map[string]any
+	alertIndex  map[string]int // id → position in alerts
+	threats     []map[string]any
+	threatIndex map[string]int // id (decimal) → position in threats
+	notes       map[string][]map[string]any
+	nextThreat  int
+	lastStamp   time.Time
+	queries     []string // path?query of every list request, for tests asserting filters
+}
+
+func newAlertStore() *alertStore {
+	return &alertStore{
+		alertIndex:  map[string]int{},
+		threatIndex: map[string]int{},
+		notes:       map[string][]map[string]any{},
+		nextThreat:  100,
+	}
+}
+
+func (s *Server) registerAlerts() {
+	s.mux.HandleFunc("GET "+alertListPath+"{$}", s.listAlerts)
+	s.mux.HandleFunc("GET "+alertListPath+"{id}/{$}", s.getAlert)
+	s.mux.HandleFunc("GET "+threatListPath+"{$}", s.listThreats)
+	s.mux.HandleFunc("GET "+threatListPath+"{id}/{$}", s.getThreat)
+	s.mux.HandleFunc("GET "+threatListPath+"{id}/note/{$}", s.getThreatNote)
+}
+
+// stamp returns a strictly increasing timestamp so every update moves `last_update` forward.
+// Callers hold s.mu.
+func (st *alertStore) stamp() time.Time {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if !now.After(st.lastStamp) {
+		now = st.lastStamp.Add(time.Microsecond)
+	}
+	st.lastStamp = now
+	return now
+}
+
+// AddAlert stores a security event and returns its id. Missing `id`, `alert_unique_id`,
+// `alert_time`, `@event_create_date` and `last_update` are filled in (now, for the dates); the
+// map is copied.
+func (s *Server) AddAlert(a map[string]any) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.alerts
+	a = deepCopy(a)
+	id, _ := a["id"].(string)
+	if id == "" {
+		id = esID()
+		a["id"] = id
+	}
+	if _, ok := a["alert_unique_id"]; !ok {
+		a["alert_unique_id"] = uuid.NewString()
+	}
+	now := st.stamp()
+	if _, ok := a["alert_time"]; !ok {
+		a["alert_time"] = now.Format("2006-01-02T15:04:05.000+00:00")
+	}
+	if _, ok := a["@event_create_date"]; !ok {
+		a["@event_create_date"] = now.Format("2006-01-02T15:04:05.000Z")
+	}
+	if _, ok := a["last_update"]; !ok {
+		a["last_update"] = now.Format(alertTimeLayout)
+	}
+	if i, ok := st.alertIndex[id]; ok {
+		st.alerts[i] = a
+		return id
+	}
+	st.alertIndex[id] = len(st.alerts)
+	st.alerts = append(st.alerts, a)
+	return id
+}
+
+// Alert returns a copy of the stored alert (nil if unknown).
+func (s *Server) Alert(id string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.alerts.alertIndex[id]
+	if !ok {
+		return nil
+	}
+	return deepCopy(s.alerts.alerts[i])
+}
+
+// AlertCount is the number of stored alerts.
+func (s *Server) AlertCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.alerts.alerts)
+}
+
+// SetAlertStatus changes an alert's status as an analyst would, which moves its `last_update`.
+func (s *Server) SetAlertStatus(id, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.alerts.alertIndex[id]
+	if !ok {
+		panic(fmt.Sprintf("hlsim: SetAlertStatus: unknown alert %q", id))
+	}
+	a := s.alerts.alerts[i]
+	a["status"] = status
+	a["last_update"] = s.alerts.stamp().Format(alertTimeLayout)
+}
+
+// AddThreat stores a threat grouping alertIDs (their `threat_key` is set) with its notes, and
+// returns the threat id. Missing `id`, `slug`, dates, `status` and `level` are filled in.
+func (s *Server) AddThreat(t map[string]any, alertIDs []string, notes []map[string]any) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.alerts
+	t = deepCopy(t)
+	var id string
+	switch v := t["id"].(type) {
+	case float64:
+		id = strconv.Itoa(int(v))
+	case int:
+		id = strconv.Itoa(v)
+	default:
+		st.nextThreat++
+		id = strconv.Itoa(st.nextThreat)
+		t["id"] = st.nextThreat
+	}
+	now := st.stamp().Format(alertTimeLayout)
+	setDefault(t, "slug", slugFor(id))
+	setDefault(t, "status", "new")
+	setDefault(t, "level", "high")
+	setDefault(t, "creation_date", now)
+	setDefault(t, "first_seen", now)
+	setDefault(t, "last_seen", now)
+	setDefault(t, "last_update", now)
+	numID, _ := strconv.Atoi(id)
+	var agents []any
+	seenHost := map[string]bool{}
+	for _, aid := range alertIDs {
+		i, ok := st.alertIndex[aid]
+		if !ok {
+			panic(fmt.Sprintf("hlsim: AddThreat: unknown alert %q", aid))
+		}
+		a := st.alerts[i]
+		a["threat_key"] = numID
+		if ag, ok := a["agent"].(map[string]any); ok {
+			if h, _ := ag["hostname"].(string); h != "" && !seenHost[h] {
+				seenHost[h] = true
+				agents = append(agents, map[string]any{
+					"agent_id": ag["agentid"], "agent_hostname": h, "agent_ostype": ag["ostype"],
+					"security_event_count": 1,
+				})
+			}
+		}
+	}
+	if _, ok := t["top_agents"]; !ok && agents != nil {
+		t["top_agents"] = agents
+	}
+	for _, n := range notes {
+		n = deepCopy(n)
+		setDefault(n, "title", t["slug"])
+		setDefault(n, "creation_date", now)
+		setDefault(n, "last_update", now)
+		st.notes[id] = append(st.notes[id], n)
+	}
+	if i, ok := st.threatIndex[id]; ok {
+		st.threats[i] = t
+		return id
+	}
+	st.threatIndex[id] = len(st.threats)
+	st.threats = append(st.threats, t)
+	return id
+}
+
+// SetThreatStatus changes a threat's status, which moves its `last_update`.
+func (s *Server) SetThreatStatus(id, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.alerts.threatIndex[id]
+	if !ok {
+		panic(fmt.Sprintf("hlsim: SetThreatStatus: unknown threat %q", id))
+	}
+	t := s.alerts.threats[i]
+	t["status"] = status
+	t["last_update"] = s.alerts.stamp().Format(alertTimeLayout)
+}
+
+// AlertQueries returns the query strings of the Alert and Threat list requests served so far
+// (`Alert/?…` or `Threat/?…`), so tests can check the filters a client sent.
+func (s *Server) AlertQueries() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.alerts.queries...)
+}
+
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	s.mu.Lock()
+	s.alerts.queries = append(s.alerts.queries, "Alert/?"+r.URL.RawQuery)
+	var matched []map[string]any
+	for _, a := range s.alerts.alerts {
+		if alertMatches(a, q) {
+			matched = append(matched, a)
+		}
+	}
+	page, err := paginate(r, matched, q)
+	s.mu.Unlock()
+	writePage(w, page, err)
+}
+
+func (s *Server) listThreats(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	s.mu.Lock()
+	s.alerts.queries = append(s.alerts.queries, "Threat/?"+r.URL.RawQuery)
+	var matched []map[string]any
+	for _, t := range s.alerts.threats {
+		if threatMatches(t, q) {
+			matched = append(matched, t)
+		}
+	}
+	page, err := paginate(r, matched, q)
+	s.mu.Unlock()
+	writePage(w, page, err)
+}
+
+func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	i, ok := s.alerts.alertIndex[r.PathValue("id")]
+	var body []byte
+	if ok {
+		body, _ = json.Marshal(s.alerts.alerts[i])
+	}
+	s.mu.Unlock()
+	writeFound(w, ok, body)
+}
+
+func (s *Server) getThreat(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	i, ok := s.alerts.threatIndex[r.PathValue("id")]
+	var body []byte
+	if ok {
+		body, _ = json.Marshal(s.alerts.threats[i])
+	}
+	s.mu.Unlock()
+	writeFound(w, ok, body)
+}
+
+// getThreatNote answers the threat's current note, or — like HarfangLab — 200 with an empty
+// body when the threat has none.
+func (s *Server) getThreatNote(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	_, ok := s.alerts.threatIndex[id]
+	notes := s.alerts.notes[id]
+	var body []byte
+	if len(notes) > 0 {
+		body, _ = json.Marshal(notes[len(notes)-1])
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeFound(w, false, nil)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+func writeFound(w http.ResponseWriter, ok bool, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"detail":"Not found."}`))
+		return
+	}
+	_, _ = w.Write(body)
+}
+
+// alertMatches applies the Django-filter style parameters HarfangLab documents for alerts.
+// Unknown parameters are ignored, as django-filter does.
+func alertMatches(a map[string]any, q url.Values) bool {
+	if !inList(a["status"], q.Get("status")) || !inList(a["alert_type"], q.Get("alert_type")) ||
+		!inList(a["level"], q.Get("level")) || !inList(a["maturity"], q.Get("maturity")) {
+		return false
+	}
+	if v := q.Get("threat_key"); v != "" && fmt.Sprint(a["threat_key"]) != v {
+		return false
+	}
+	if v := q.Get("id"); v != "" && a["id"] != v {
+		return false
+	}
+	return timeFiltersMatch(a, q, "last_update", "alert_time", "@event_create_date")
+}
+
+func threatMatches(t map[string]any, q url.Values) bool {
+	if !inList(t["status"], q.Get("status")) || !inList(t["level"], q.Get("level")) {
+		return false
+	}
+	if v := q.Get("id__gt"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err == nil && intOf(t["id"]) <= n {
+			return false
+		}
+	}
+	return timeFiltersMatch(t, q, "last_update", "creation_date", "first_seen", "last_seen")
+}
+
+// timeFiltersMatch applies field__gte / __gt / __lte / __lt on time fields, comparing instants
+// (any offset). An object without the field never matches a filter on it (SQL NULL).
+func timeFiltersMatch(obj map[string]any, q url.Values, fields ...string) bool {
+	for _, f := range fields {
+		for _, op := range []string{"gte", "gt", "lte", "lt"} {
+			raw := q.Get(f + "__" + op)
+			if raw == "" {
+				continue
+			}
+			want, err := parseAnyTime(raw)
+			if err != nil {
+				continue // django-filter would answer 400; ignoring keeps the simulator lenient
+			}
+			s, _ := obj[f].(string)
+			got, err := parseAnyTime(s)
+			if err != nil {
+				return false
+			}
+			c := got.Compare(want)
+			if (op == "gte" && c < 0) || (op == "gt" && c <= 0) || (op == "lte" && c > 0) || (op == "lt" && c >= 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// inList: an empty filter matches everything; otherwise the value must be one of the comma list.
+func inList(v any, list string) bool {
+	if list == "" {
+		return true
+	}
+	s := fmt.Sprint(v)
+	for _, item := range strings.Split(list, ",") {
+		if strings.TrimSpace(item) == s {
+			return true
+		}
+	}
+	return false
+}
+
+type listPage struct {
+	Count    int              `json:"count"`
+	Next     *string          `json:"next"`
+	Previous *string          `json:"previous"`
+	Results  []map[string]any `json:"results"`
+}
+
+// paginate orders objects per `ordering` and cuts the limit/offset page, with relative `next`
+// and `previous` links as HarfangLab returns them.
+func paginate(r *http.Request, objs []map[string]any, q url.Values) ([]byte, error) {
+	sorted := append([]map[string]any(nil), objs...)
+	if ord := q.Get("ordering"); ord != "" {
+		keys := strings.Split(ord, ",")
+		sort.SliceStable(sorted, func(i, j int) bool { return lessBy(sorted[i], sorted[j], keys) })
+	}
+	limit := alertDefaultPageSize
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("invalid limit %q", v)
+		}
+		limit = min(n, alertMaxPageSize)
+	}
+	offset := 0
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("invalid offset %q", v)
+		}
+		offset = n
+	}
+	p := listPage{Count: len(sorted), Results: []map[string]any{}}
+	if offset < len(sorted) {
+		p.Results = sorted[offset:min(offset+limit, len(sorted))]
+	}
+	link := func(off int) *string {
+		nq := cloneQuery(q)
+		nq.Set("limit", strconv.Itoa(limit))
+		nq.Set("offset", strconv.Itoa(off))
+		s := r.URL.Path + "?" + nq.Encode()
+		return &s
+	}
+	if offset+limit < len(sorted) {
+		p.Next = link(offset + limit)
+	}
+	if offset > 0 {
+		p.Previous = link(max(0, offset-limit))
+	}
+	return json.Marshal(p)
+}
+
+func writePage(w http.ResponseWriter, body []byte, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		b, _ := json.Marshal(map[string]string{"detail": err.Error()})
+		_, _ = w.Write(b)
+		return
+	}
+	_, _ = w.Write(body)
+}
+
+// lessBy compares two objects on DRF ordering keys (`field` ascending, `-field` descending):
+// time-like strings as instants, numbers as numbers, the rest as strings.
+func lessBy(a, b map[string]any, keys []string) bool {
+	for _, k := range keys {
+		k = strings.TrimSpace(k)
+		desc := strings.HasPrefix(k, "-")
+		k = strings.TrimPrefix(strings.TrimPrefix(k, "-"), "+")
+		c := compareValues(a[k], b[k])
+		if c == 0 {
+			continue
+		}
+		if desc {
+			return c > 0
+		}
+		return c < 0
+	}
+	return false
+}
+
+func compareValues(a, b any) int {
+	if a == nil || b == nil {
+		switch {
+		case a == nil && b == nil:
+			return 0
+		case a == nil:
+			return -1
+		default:
+			return 1
+		}
+	}
+	sa, aStr := a.(string)
+	sb, bStr := b.(string)
+	if aStr && bStr {
+		if ta, err := parseAnyTime(sa); err == nil {
+			if tb, err := parseAnyTime(sb); err == nil {
+				return ta.Compare(tb)
+			}
+		}
+		return strings.Compare(sa, sb)
+	}
+	fa, fb := float64(intOf(a)), float64(intOf(b))
+	switch {
+	case fa < fb:
+		return -1
+	case fa > fb:
+		return 1
+	}
+	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+}
+
+func parseAnyTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("not a time: %q", s)
+}
+
+func intOf(v any) int {
+	switch n := v.(type) {
+	case int:
+		return n
+	case float64:
+		return int(n)
+	case string:
+		i, _ := strconv.Atoi(n)
+		return i
+	}
+	return 0
+}
+
+func cloneQuery(q url.Values) url.Values {
+	out := make(url.Values, len(q))
+	for k, v := range q {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
+func setDefault(m map[string]any, k string, v any) {
+	if _, ok := m[k]; !ok {
+		m[k] = v
+	}
+}
+
+// deepCopy copies a JSON-like value through JSON, so stored objects never alias the caller's.
+func deepCopy(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(fmt.Sprintf("hlsim: object is not JSON: %v", err))
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// esID makes an Elasticsearch-style document id (20 url-safe characters), like alert ids.
+func esID() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	b := make([]byte, 20)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+var slugWords = [...]string{"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "lucky", "proud", "witty"}
+var slugAnimals = [...]string{"otter", "falcon", "badger", "heron", "lynx", "marten", "osprey", "puffin", "tapir", "wombat"}
+
+func slugFor(id string) string {
+	n, _ := strconv.Atoi(id)
+	return fmt.Sprintf("%s-%s-%s", slugWords[n%len(slugWords)], slugAnimals[(n/len(slugWords))%len(slugAnimals)], id)
+}
