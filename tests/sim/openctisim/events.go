@@ -106,12 +106,12 @@ func BasedOnEvent(eventType string, r BasedOn) []byte {
 		"id": "relationship--" + uuid.NewSHA1(stixNamespace, []byte(r.InternalID)).String(), "spec_version": "2.1",
 		"type": "relationship", "relationship_type": "based-on", "source_ref": src,
 		"target_ref": "x-observable--" + uuid.NewSHA1(stixNamespace, []byte(r.TargetValue)).String(),
-		"created": ts, "modified": ts, "revoked": r.Revoked, "confidence": 80, "lang": "en",
+		"created":    ts, "modified": ts, "revoked": r.Revoked, "confidence": 80, "lang": "en",
 		"extensions": map[string]any{ExtOpenCTI: map[string]any{
 			"extension_type": "property-extension", "id": r.InternalID, "type": "based-on",
 			"created_at": ts, "updated_at": ts, "is_inferred": false,
 			"source_ref": r.Indicator.InternalID, "source_type": "Indicator", "source_value": r.Indicator.Name,
-			"target_ref": uuid.NewSHA1(stixNamespace, []byte("target"+r.TargetValue)).String(),
+			"target_ref":  uuid.NewSHA1(stixNamespace, []byte("target"+r.TargetValue)).String(),
 			"target_type": r.TargetType, "target_value": r.TargetValue,
 		}},
 	}
