@@ -1,0 +1,134 @@
+package detections
+
+import (
+	"fmt"
+	"strings"
+)
+
+// threatsSource is the external-reference source name of a threat link.
+const threatsSource = "HarfangLab - Threats"
+
+// priorities maps threat levels to OpenCTI case priorities.
+var priorities = map[string]string{"critical": "P1", "high": "P2", "medium": "P3", "low": "P4"}
+
+// threatInput is one threat with its alerts and analyst notes.
+type threatInput struct {
+	Threat map[string]any
+	Alerts []map[string]any
+	Notes  []map[string]any
+}
+
+// addThreat converts a threat into a Case-Incident gathering the incidents of its alerts (built
+// here too, without sightings, so the bundle is self-consistent), its hosts, and its notes.
+func (c *converter) addThreat(b *bundle, in threatInput, warn func(string)) error {
+	t := in.Threat
+	if t == nil {
+		return fmt.Errorf("the message has no threat object")
+	}
+	threatID := str(t, "id")
+	label := firstNonEmpty(threatID, "(no id)")
+	rawCreated := firstNonEmpty(str(t, "creation_date"), str(t, "first_seen"))
+	if rawCreated == "" {
+		return fmt.Errorf("threat %s has neither creation_date nor first_seen: nothing to date a case with", label)
+	}
+	created, err := parseTime(rawCreated)
+	if err != nil {
+		return fmt.Errorf("threat %s: creation_date: %w", label, err)
+	}
+	modified := created
+	if p, err := parseTime(str(t, "last_update")); err == nil && p.after(created) {
+		modified = p
+	}
+	c.addBase(b, created)
+
+	var refs []string
+	host := ""
+	if agents, _ := t["top_agents"].([]any); len(agents) > 0 {
+		if ag, ok := agents[0].(map[string]any); ok {
+			host = firstNonEmpty(str(ag, "hostname"), str(ag, "agent_hostname"))
+		}
+	}
+	if host != "" {
+		sysID, hostnameID := c.addSystem(b, host, created)
+		refs = append(refs, sysID, hostnameID)
+	} else {
+		warn(fmt.Sprintf("threat %s: no top agent: the case names no host", label))
+	}
+	for i, a := range in.Alerts {
+		res, err := c.addAlert(b, alertInput{Alert: a}, false, warn)
+		if err != nil {
+			warn(fmt.Sprintf("threat %s: alert %d left out: %v", label, i, err))
+			continue
+		}
+		refs = appendUnique(refs, res.incidentID)
+		if res.hostID != "" {
+			refs = appendUnique(refs, res.hostID)
+		}
+	}
+
+	slug := firstNonEmpty(str(t, "slug"), "HarfangLab threat "+threatID)
+	name := slug
+	if host != "" {
+		name += " on " + host
+	}
+	caseID := CaseIncidentID(name, created.iso())
+	cs := c.sdo("case-incident", caseID, created, modified)
+	cs["name"] = name
+	cs["description"] = fmt.Sprintf("HarfangLab threat %s (%s), imported by %s.", slug, firstNonEmpty(str(t, "status"), "unknown status"), c.authorName)
+	level := strings.ToLower(str(t, "level"))
+	if severities[level] {
+		cs["severity"] = level
+		cs["priority"] = priorities[level]
+	} else if level != "" {
+		warn(fmt.Sprintf("threat %s: level %q is not a case severity: left out", label, level))
+	}
+	var links []any
+	if threatID != "" {
+		link := map[string]any{"source_name": threatsSource, "external_id": threatID}
+		if c.hlURL != "" {
+			link["url"] = c.hlURL + "/threat/" + threatID + "/summary"
+		}
+		links = []any{link}
+		cs["external_references"] = links
+	}
+	if len(refs) > 0 {
+		cs["object_refs"] = refs
+	}
+	b.add(cs)
+
+	for i, n := range in.Notes {
+		c.addNote(b, n, caseID, created, links, fmt.Sprintf("threat %s: note %d", label, i), warn)
+	}
+	return nil
+}
+
+// addNote adds an analyst note attached to the case.
+func (c *converter) addNote(b *bundle, n map[string]any, caseID string, caseCreated pyTime, links []any, label string, warn func(string)) {
+	content := str(n, "content")
+	if content == "" {
+		warn(label + ": empty content: left out")
+		return
+	}
+	created, idCreated := caseCreated, ""
+	if raw := str(n, "creation_date"); raw != "" {
+		if p, err := parseTime(raw); err == nil {
+			created, idCreated = p, p.iso()
+		} else {
+			warn(fmt.Sprintf("%s: creation_date ignored: %v", label, err))
+		}
+	}
+	modified := created
+	if p, err := parseTime(str(n, "last_update")); err == nil && p.after(created) {
+		modified = p
+	}
+	note := c.sdo("note", NoteID(content, idCreated), created, modified)
+	if title := str(n, "title"); title != "" {
+		note["abstract"] = title
+	}
+	note["content"] = content
+	note["object_refs"] = []string{caseID}
+	if links != nil {
+		note["external_references"] = links
+	}
+	b.add(note)
+}
