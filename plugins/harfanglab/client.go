@@ -180,6 +180,18 @@ func (c *Client) Post(ctx context.Context, path string, body, out any) error {
 	return c.do(ctx, http.MethodPost, c.resolve(path, nil), body, out)
 }
 
+// PostOnce creates a resource with a single attempt, for endpoints where a retried POST whose
+// first answer was lost would create a second copy (Sigma rules, YARA files have no unique
+// key): the caller checks what exists before trying again.
+func (c *Client) PostOnce(ctx context.Context, path string, body, out any) error {
+	_, err := c.once(ctx, http.MethodPost, c.resolve(path, nil), body, out)
+	return err
+}
+
+// Backoff is the jittered wait before retry number attempt+1 (0-based), for callers that
+// retry themselves.
+func (c *Client) Backoff(attempt int) time.Duration { return c.backoff(attempt) }
+
 // Patch partially updates a resource.
 func (c *Client) Patch(ctx context.Context, path string, body, out any) error {
 	return c.do(ctx, http.MethodPatch, c.resolve(path, nil), body, out)

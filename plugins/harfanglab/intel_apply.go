@@ -1,0 +1,460 @@
+package harfanglab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
+)
+
+// claimUpdate is the new desired content of one claim.
+type claimUpdate struct {
+	via    string
+	iocs   []intel.IOC // empty: the claim holds nothing
+	change *intel.Change
+}
+
+// apply applies one change under its owner's lock. expired marks a change made up by the
+// expiry loop (it carries no sequence and must not move the claim's one).
+func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, expired bool) error {
+	s := ix.owner(c.Owner)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	if cl := s.claims[c.Via]; cl != nil && intel.CompareSeq(c.Seq, cl.seq) < 0 {
+		o.log.Debugf("ignoring change of %s via %s: seq %s is older than %s", c.Owner, c.Via, c.Seq, cl.seq)
+		return nil
+	}
+	live := c.Live && !c.ExpiredAt(o.now())
+	var updates []claimUpdate
+	var ruleChange *intel.Change // desired rule state of the owner (nil: none)
+	touchRules := false
+
+	if c.Via == intel.ViaPattern {
+		s.validUntil = c.ValidUntil
+		touchRules = true
+		if live {
+			s.dead = false
+			updates = append(updates, claimUpdate{via: intel.ViaPattern, iocs: c.IOCs, change: c})
+			if c.Rule != nil {
+				ruleChange = c
+			}
+			// Relationship claims suspended while the owner was dead come back.
+			for via, rc := range s.dormant {
+				updates = append(updates, claimUpdate{via: via, iocs: rc.IOCs, change: rc})
+				delete(s.dormant, via)
+			}
+		} else {
+			s.dead = true
+			for via, cl := range s.claims {
+				if via != intel.ViaPattern && cl.last != nil {
+					s.dormant[via] = cl.last
+				}
+				updates = append(updates, claimUpdate{via: via, change: c})
+			}
+			if _, ok := s.claims[intel.ViaPattern]; !ok {
+				updates = append(updates, claimUpdate{via: intel.ViaPattern, change: c})
+			}
+		}
+	} else {
+		if c.ValidUntil != nil && s.validUntil == nil {
+			s.validUntil = c.ValidUntil
+		}
+		if s.dead {
+			// The owner is not live: keep the claim for when it comes back.
+			if live {
+				s.dormant[c.Via] = c
+			} else {
+				delete(s.dormant, c.Via)
+			}
+			if !expired {
+				s.claim(c.Via).seq = c.Seq
+			}
+			return nil
+		}
+		up := claimUpdate{via: c.Via, change: c}
+		if live {
+			up.iocs = c.IOCs
+		}
+		updates = append(updates, up)
+	}
+
+	aliases := o.aliases(ix, c)
+	var errs []error
+	for _, up := range updates {
+		if err := o.applyClaim(ctx, ix, s, up, aliases); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if touchRules {
+		if err := o.applyRules(ctx, ix, s, ruleChange); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !expired {
+		cl := s.claim(c.Via)
+		cl.seq = c.Seq
+	}
+	o.m.entries.Set(ix.live.Load())
+	return errors.Join(errs...)
+}
+
+// aliases are other owner keys naming the same indicator: its STIX ids, under which the older
+// connectors recorded ownership. Their claims are taken over by the change's owner.
+func (o *intelOutput) aliases(ix *index, c *intel.Change) []string {
+	if c.Via != intel.ViaPattern {
+		return nil
+	}
+	var out []string
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, id := range c.StixIDs {
+		if id != "" && id != c.Owner {
+			if _, ok := ix.owners[id]; ok {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+// applyClaim reconciles one claim: values it no longer wants lose it, new ones gain it.
+// Called with the owner's lock held.
+func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, up claimUpdate, aliases []string) error {
+	cl := s.claim(up.via)
+	want := map[iocKey]intel.IOC{}
+	for _, ioc := range up.iocs {
+		if ioc.Type == "" || ioc.Value == "" {
+			continue
+		}
+		k := iocKey{ioc.Type, ioc.Value}
+		if prev, ok := want[k]; ok {
+			ioc.Block = ioc.Block || prev.Block
+		}
+		want[k] = ioc
+	}
+	keys := map[iocKey]bool{}
+	for k := range cl.values {
+		keys[k] = true
+	}
+	for k := range want {
+		keys[k] = true
+	}
+	// Alias owners are leftovers of older connectors that no change names; one busy with a
+	// change of its own is skipped rather than waited for (two owners must never wait on each
+	// other).
+	var lockedAliases []*ownerState
+	for _, a := range aliases {
+		as := ix.owner(a)
+		if as == s || !as.mu.TryLock() {
+			continue
+		}
+		lockedAliases = append(lockedAliases, as)
+		for k := range as.claims[intel.ViaPattern].valuesOrNil() {
+			keys[k] = true
+		}
+	}
+	defer func() {
+		for _, as := range lockedAliases {
+			delete(as.claims, intel.ViaPattern)
+			as.mu.Unlock()
+		}
+	}()
+	rec := ownerRecord{known: true}
+	if ch := up.change; ch != nil && ch.Live {
+		score := ch.Score
+		rec.Score = &score
+		rec.Platforms = slices.Clone(ch.Platforms)
+		rec.ValidUntil = ch.ValidUntil
+		rec.description = ch.Description
+		rec.maturity = ch.Maturity
+	}
+
+	type result struct {
+		k    iocKey
+		held bool
+		err  error
+	}
+	results := make(chan result, len(keys))
+	var wg sync.WaitGroup
+	for k := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ioc, wanted := want[k]
+			r := rec
+			r.Block = ioc.Block
+			held, err := o.applyValue(ctx, ix, k, s.id, up.via, wanted, &r, aliases)
+			results <- result{k, held, err}
+		}()
+	}
+	wg.Wait()
+	close(results)
+	var errs []string
+	for r := range results {
+		if r.err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", r.k, r.err))
+			continue
+		}
+		if r.held {
+			cl.values[r.k] = true
+		} else {
+			delete(cl.values, r.k)
+		}
+	}
+	// Remember what a relationship claim wants, to restore it if its owner dies and comes back.
+	if up.via != intel.ViaPattern && up.change != nil && up.change.Via == up.via {
+		if up.change.Live {
+			cl.last = up.change
+		} else {
+			cl.last = nil
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.Strings(errs)
+	msg := fmt.Sprintf("applying %s via %s: %s", s.id, up.via, strings.Join(errs, "; "))
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", msg, ctx.Err())
+	}
+	return &permanentError{fmt.Errorf("%s", msg)}
+}
+
+func (c *claimState) valuesOrNil() map[iocKey]bool {
+	if c == nil {
+		return nil
+	}
+	return c.values
+}
+
+// applyValue sets (wanted) or removes the claim (owner, via) on one value and writes what that
+// changes. held tells whether the claim now holds the value.
+func (o *intelOutput) applyValue(ctx context.Context, ix *index, k iocKey, owner, via string, wanted bool, rec *ownerRecord, aliases []string) (held bool, err error) {
+	e := ix.entry(k)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	mutate := func(cur owners) owners {
+		next := cur.clone()
+		for _, a := range aliases {
+			delete(next, a)
+		}
+		if wanted {
+			r := next[owner]
+			if r == nil {
+				r = &ownerRecord{}
+			}
+			vias := r.Via
+			*r = *rec.clone()
+			r.Via = vias
+			r.addVia(via)
+			next[owner] = r
+		} else if r := next[owner]; r != nil {
+			r.dropVia(via)
+			if len(r.Via) == 0 {
+				delete(next, owner)
+			}
+		}
+		return next
+	}
+	for range 4 {
+		if e.foreign {
+			if wanted {
+				o.m.conflicts.Incr(1)
+				o.log.Warnf("HarfangLab already holds %s in list %q with a comment that is not ours: left untouched (owner %s)", k, o.sourceListName, owner)
+			}
+			return false, nil
+		}
+		err := o.writeIOC(ctx, ix, e, mutate(e.owners))
+		if errors.Is(err, errReread) {
+			if err := o.reread(ctx, ix, e); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		return wanted, nil
+	}
+	return false, fmt.Errorf("%s keeps changing in HarfangLab", k)
+}
+
+// reread refreshes an entry from HarfangLab (after a duplicate or a 404).
+func (o *intelOutput) reread(ctx context.Context, ix *index, e *iocEntry) error {
+	var p struct {
+		Results []iocRule `json:"results"`
+	}
+	q := url.Values{"source_id": {ix.iocSource}, "type": {e.key.typ}, "value__exact": {e.key.value}, "limit": {"10"}}
+	if err := o.withSlot(ctx, func() error { return o.client.Get(ctx, pathIOCRule, q, &p) }); err != nil {
+		return fmt.Errorf("re-reading %s: %w", e.key, err)
+	}
+	had := e.id != ""
+	for _, r := range p.Results {
+		if r.Type == e.key.typ && r.Value == e.key.value {
+			e.load(r)
+			if !had {
+				ix.live.Add(1)
+			}
+			return nil
+		}
+	}
+	e.reset()
+	if had {
+		ix.live.Add(-1)
+	}
+	return nil
+}
+
+func (o *intelOutput) withSlot(ctx context.Context, fn func() error) error {
+	if err := o.acquire(ctx); err != nil {
+		return err
+	}
+	defer o.release()
+	return fn()
+}
+
+// desired is the HarfangLab state an entry should have for its owners.
+type desired struct {
+	live        bool
+	block       bool
+	comment     string
+	description string
+	hlStatus    string
+}
+
+func (o *intelOutput) desiredFor(e *iocEntry, next owners) desired {
+	d := desired{live: len(next) > 0, comment: buildComment(next), description: e.description, hlStatus: e.hlStatus}
+	if d.hlStatus == "" {
+		d.hlStatus = "stable"
+	}
+	if !d.live {
+		d.block = e.block
+		return d
+	}
+	for _, r := range next {
+		d.block = d.block || r.Block
+	}
+	if first := next[next.sortedIDs()[0]]; first.known {
+		d.description = first.description
+		if first.maturity != "" {
+			d.hlStatus = first.maturity
+		}
+	}
+	return d
+}
+
+// writeIOC brings an entry to the state its next owners call for, with the fewest requests:
+// none when nothing changes. It returns errReread when HarfangLab's copy differs from ours.
+func (o *intelOutput) writeIOC(ctx context.Context, ix *index, e *iocEntry, next owners) error {
+	d := o.desiredFor(e, next)
+	switch {
+	case e.id == "" && !d.live:
+		e.owners = next
+		return nil
+
+	case e.id == "":
+		body := map[string]any{
+			"source_id": ix.iocSource, "type": e.key.typ, "value": e.key.value,
+			"description": d.description, "comment": d.comment, "hl_status": d.hlStatus,
+			"enabled": true, "block_on_agent": d.block,
+		}
+		if d.hlStatus == "testing" {
+			body["hl_local_testing_status"] = "in_progress"
+		}
+		var created iocRule
+		err := o.do(ctx, "create", e.key.String(), func() error { return o.client.Post(ctx, pathIOCRule, body, &created) })
+		if IsDuplicate(err) {
+			return errReread
+		}
+		if err != nil {
+			return o.classify(err)
+		}
+		if created.ID == "" && !o.dryRun {
+			return &permanentError{fmt.Errorf("HarfangLab created %s without answering its id", e.key)}
+		}
+		if created.ID == "" {
+			created.ID = o.dryID()
+		}
+		e.id, e.enabled, e.block, e.comment, e.description, e.hlStatus, e.owners = created.ID, true, d.block, d.comment, d.description, d.hlStatus, next
+		ix.live.Add(1)
+		return nil
+
+	case !d.live && o.removeIndicator:
+		err := o.do(ctx, "delete", e.key.String(), func() error { return o.client.Delete(ctx, pathIOCRule+e.id) })
+		if err != nil && !IsNotFound(err) {
+			return o.classify(err)
+		}
+		e.reset()
+		ix.live.Add(-1)
+		return nil
+	}
+
+	patch := map[string]any{}
+	if e.enabled != d.live {
+		patch["enabled"] = d.live
+	}
+	if e.comment != d.comment {
+		patch["comment"] = d.comment
+	}
+	if d.live {
+		if e.block != d.block {
+			patch["block_on_agent"] = d.block
+		}
+		if e.description != d.description {
+			patch["description"] = d.description
+		}
+		if e.hlStatus != d.hlStatus {
+			patch["hl_status"] = d.hlStatus
+		}
+	}
+	if len(patch) == 0 {
+		e.owners = next
+		return nil
+	}
+	op := "update"
+	if !d.live {
+		op = "disable"
+	}
+	err := o.do(ctx, op, e.key.String(), func() error { return o.client.Patch(ctx, pathIOCRule+e.id, patch, nil) })
+	if IsNotFound(err) {
+		return errReread
+	}
+	if err != nil {
+		return o.classify(err)
+	}
+	e.enabled, e.comment, e.owners = d.live, d.comment, next
+	if d.live {
+		e.block, e.description, e.hlStatus = d.block, d.description, d.hlStatus
+	}
+	return nil
+}
+
+// do runs one write (or logs it in a dry run) within a request slot and counts it.
+func (o *intelOutput) do(ctx context.Context, op, what string, fn func() error) error {
+	if o.dryRun {
+		o.log.Infof("dry run: would %s %s", op, what)
+		o.m.writes.Incr(1, op)
+		return nil
+	}
+	if err := o.withSlot(ctx, fn); err != nil {
+		return err
+	}
+	o.m.writes.Incr(1, op)
+	return nil
+}
+
+// classify wraps what HarfangLab refused for good; transient failures only come back once the
+// context has ended (the client retries them until then).
+func (o *intelOutput) classify(err error) error {
+	if IsTransient(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &permanentError{err}
+}

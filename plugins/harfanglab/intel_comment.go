@@ -1,0 +1,183 @@
+package harfanglab
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
+)
+
+// ownerRecord is what one owner indicator holds on one HarfangLab entry. It is stored under
+// "claims" in the entry's comment so that a restart rebuilds ownership, scores and expiry
+// timers from HarfangLab alone.
+type ownerRecord struct {
+	Via        []string   `json:"via"`
+	Score      *int       `json:"score,omitempty"`
+	Platforms  []string   `json:"platforms,omitempty"`
+	Block      bool       `json:"block,omitempty"`
+	ValidUntil *time.Time `json:"valid_until,omitempty"`
+
+	// Known in this process only (not in the comment): the owner's description and rule
+	// maturity, taken from its latest Change.
+	description string
+	maturity    string
+	known       bool
+}
+
+func (r *ownerRecord) clone() *ownerRecord {
+	c := *r
+	c.Via = slices.Clone(r.Via)
+	c.Platforms = slices.Clone(r.Platforms)
+	if r.Score != nil {
+		s := *r.Score
+		c.Score = &s
+	}
+	if r.ValidUntil != nil {
+		t := *r.ValidUntil
+		c.ValidUntil = &t
+	}
+	return &c
+}
+
+func (r *ownerRecord) hasVia(via string) bool { return slices.Contains(r.Via, via) }
+
+func (r *ownerRecord) addVia(via string) {
+	if !r.hasVia(via) {
+		r.Via = append(r.Via, via)
+		sort.Strings(r.Via)
+	}
+}
+
+func (r *ownerRecord) dropVia(via string) {
+	r.Via = slices.DeleteFunc(r.Via, func(v string) bool { return v == via })
+}
+
+type owners map[string]*ownerRecord
+
+func (o owners) clone() owners {
+	c := make(owners, len(o))
+	for k, v := range o {
+		c[k] = v.clone()
+	}
+	return c
+}
+
+// sortedIDs orders owners so the comment, hence the end state, does not depend on the order in
+// which concurrent changes were applied.
+func (o owners) sortedIDs() []string {
+	ids := make([]string, 0, len(o))
+	for id := range o {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// commentDoc is the comment JSON. Field order follows what the older connectors wrote
+// (indicator_id, indicator_score, indicator_platforms) plus the owner list and claims.
+type commentDoc struct {
+	IndicatorID        *string                 `json:"indicator_id"`
+	IndicatorIDs       []string                `json:"indicator_ids"`
+	IndicatorScore     int                     `json:"indicator_score"`
+	IndicatorPlatforms []string                `json:"indicator_platforms"`
+	Claims             map[string]*ownerRecord `json:"claims,omitempty"`
+}
+
+// buildComment renders the ownership of an entry. An entry with no owner left (a disabled
+// one) keeps an empty owner list, which still marks it as ours.
+func buildComment(o owners) string {
+	doc := commentDoc{IndicatorIDs: o.sortedIDs(), IndicatorPlatforms: []string{}}
+	if len(doc.IndicatorIDs) > 0 {
+		first := doc.IndicatorIDs[0]
+		doc.IndicatorID = &first
+		doc.Claims = map[string]*ownerRecord(o)
+	}
+	plat := map[string]bool{}
+	for _, r := range o {
+		if r.Score != nil && *r.Score > doc.IndicatorScore {
+			doc.IndicatorScore = *r.Score
+		}
+		for _, p := range r.Platforms {
+			plat[p] = true
+		}
+	}
+	for p := range plat {
+		doc.IndicatorPlatforms = append(doc.IndicatorPlatforms, p)
+	}
+	sort.Strings(doc.IndicatorPlatforms)
+	b, _ := json.Marshal(doc)
+	return string(b)
+}
+
+// parseComment reads the owners of an entry from its comment, leniently: the current format,
+// the older connectors' single `indicator_id`, and JSON double-encoded into a string. ours is
+// false for anything else (empty, free text, JSON without owner ids): such an entry belongs to
+// someone else and is never modified.
+func parseComment(s string) (o owners, ours bool) {
+	raw := []byte(strings.TrimSpace(s))
+	for range 3 {
+		var inner string
+		if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &inner) != nil {
+			break
+		}
+		raw = []byte(strings.TrimSpace(inner))
+	}
+	var doc map[string]json.RawMessage
+	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &doc) != nil {
+		return nil, false
+	}
+	var ids []string
+	if rawIDs, ok := doc["indicator_ids"]; ok {
+		var list []any
+		if json.Unmarshal(rawIDs, &list) != nil {
+			return nil, false
+		}
+		for _, v := range list {
+			if id, ok := v.(string); ok && id != "" {
+				ids = append(ids, id)
+			}
+		}
+	} else {
+		var id string
+		if json.Unmarshal(doc["indicator_id"], &id) != nil || id == "" {
+			return nil, false
+		}
+		ids = []string{id}
+	}
+	var claims map[string]json.RawMessage
+	_ = json.Unmarshal(doc["claims"], &claims)
+	var score *int
+	var s64 float64
+	if json.Unmarshal(doc["indicator_score"], &s64) == nil {
+		v := int(s64)
+		score = &v
+	}
+	var platforms []string
+	_ = json.Unmarshal(doc["indicator_platforms"], &platforms)
+
+	o = owners{}
+	for _, id := range ids {
+		rec := &ownerRecord{}
+		if rawRec, ok := claims[id]; !ok || json.Unmarshal(rawRec, rec) != nil {
+			rec = &ownerRecord{}
+		}
+		rec.Via = slices.DeleteFunc(rec.Via, func(v string) bool { return v == "" })
+		if len(rec.Via) == 0 {
+			// Older connectors only knew the indicator's own pattern.
+			rec.Via = []string{intel.ViaPattern}
+		}
+		sort.Strings(rec.Via)
+		if rec.Score == nil && score != nil {
+			v := *score
+			rec.Score = &v
+		}
+		if rec.Platforms == nil {
+			rec.Platforms = slices.Clone(platforms)
+		}
+		o[id] = rec
+	}
+	return o, true
+}

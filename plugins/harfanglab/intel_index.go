@@ -1,0 +1,282 @@
+package harfanglab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
+)
+
+// HarfangLab resource paths, relative to /api/data/.
+const (
+	pathIOCSource   = "threat_intelligence/IOCSource/"
+	pathSigmaSource = "threat_intelligence/SigmaSource/"
+	pathYaraSource  = "threat_intelligence/YaraSource/"
+	pathIOCRule     = "threat_intelligence/IOCRule/"
+	pathSigmaRule   = "threat_intelligence/SigmaRule/"
+	pathYaraFile    = "threat_intelligence/YaraFile/"
+)
+
+// sourceDescription is the description of the lists the connector creates (the one the older
+// connectors used, so an existing deployment looks the same).
+const sourceDescription = "Cyber Threat Intelligence knowledge imported from OpenCTI, and any changes must be made only to it."
+
+type iocKey struct{ typ, value string }
+
+func (k iocKey) String() string { return k.typ + ":" + k.value }
+
+// iocEntry is one IOCRule value: HarfangLab's state as last read or written, and its owners.
+// mu serialises every write to the value.
+type iocEntry struct {
+	mu  sync.Mutex
+	key iocKey
+
+	id          string // "" when the value is not (or no longer) in HarfangLab
+	enabled     bool
+	block       bool
+	description string
+	hlStatus    string
+	comment     string
+	foreign     bool // the comment is not ours: never modify or delete
+	owners      owners
+}
+
+// iocRule is the IOCRule object as HarfangLab serialises it (fields the output uses).
+type iocRule struct {
+	ID           string `json:"id"`
+	Type         string `json:"type"`
+	Value        string `json:"value"`
+	Enabled      bool   `json:"enabled"`
+	BlockOnAgent bool   `json:"block_on_agent"`
+	Description  string `json:"description"`
+	Comment      string `json:"comment"`
+	HLStatus     string `json:"hl_status"`
+}
+
+// reset forgets HarfangLab's copy: the value is not in the list (the lock is kept).
+func (e *iocEntry) reset() {
+	e.id, e.enabled, e.block, e.description, e.hlStatus, e.comment, e.foreign = "", false, false, "", "", "", false
+	e.owners = owners{}
+}
+
+func (e *iocEntry) load(r iocRule) {
+	e.id, e.enabled, e.block = r.ID, r.Enabled, r.BlockOnAgent
+	e.description, e.hlStatus, e.comment = r.Description, r.HLStatus, r.Comment
+	o, ours := parseComment(r.Comment)
+	e.foreign = !ours
+	if o == nil {
+		o = owners{}
+	}
+	e.owners = o
+}
+
+// ruleEntry is the Sigma rule or YARA file of one owner.
+type ruleEntry struct {
+	kind        string // intel.RuleSigma or intel.RuleYara
+	id          string
+	name        string
+	content     string
+	enabled     bool
+	hlStatus    string
+	description string
+	dups        []string // further entries of the same owner (a retried upload): removed on next write
+}
+
+// ruleObject is a SigmaRule / YaraFile as HarfangLab serialises it.
+type ruleObject struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Content     string `json:"content"`
+	Enabled     bool   `json:"enabled"`
+	HLStatus    string `json:"hl_status"`
+	Description string `json:"description"`
+}
+
+// claimState is what one claim (owner, via) holds, as known to this process.
+type claimState struct {
+	seq    string
+	values map[iocKey]bool
+	last   *intel.Change // last live change applied (to restore relationship claims)
+}
+
+// ownerState is everything known about one owner indicator. mu serialises its changes.
+type ownerState struct {
+	mu         sync.Mutex
+	id         string
+	dead       bool       // its pattern claim went not-live in this process
+	validUntil *time.Time // expiry instant (from changes or comments)
+	claims     map[string]*claimState
+	dormant    map[string]*intel.Change // relationship claims suspended while the owner is dead
+	rules      map[string]*ruleEntry    // by rule kind
+	expiring   atomic.Bool
+}
+
+func (s *ownerState) claim(via string) *claimState {
+	c := s.claims[via]
+	if c == nil {
+		c = &claimState{values: map[iocKey]bool{}}
+		s.claims[via] = c
+	}
+	return c
+}
+
+// holdsAnything reports whether the owner has anything in HarfangLab.
+func (s *ownerState) holdsAnything() bool {
+	for _, c := range s.claims {
+		if len(c.values) > 0 {
+			return true
+		}
+	}
+	for _, r := range s.rules {
+		if r.id != "" && (r.enabled || len(r.dups) > 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// index is the in-memory mirror of the connector's three lists.
+type index struct {
+	iocSource, sigmaSource, yaraSource string
+
+	mu      sync.Mutex
+	entries map[iocKey]*iocEntry
+	owners  map[string]*ownerState
+	live    atomic.Int64 // entries present in HarfangLab
+}
+
+func newIndex() *index {
+	return &index{entries: map[iocKey]*iocEntry{}, owners: map[string]*ownerState{}}
+}
+
+func (ix *index) entry(k iocKey) *iocEntry {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	e := ix.entries[k]
+	if e == nil {
+		e = &iocEntry{key: k, owners: owners{}}
+		ix.entries[k] = e
+	}
+	return e
+}
+
+func (ix *index) owner(id string) *ownerState {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	s := ix.owners[id]
+	if s == nil {
+		s = &ownerState{id: id, claims: map[string]*claimState{}, dormant: map[string]*intel.Change{}, rules: map[string]*ruleEntry{}}
+		ix.owners[id] = s
+	}
+	return s
+}
+
+func (ix *index) ownerList() []*ownerState {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	out := make([]*ownerState, 0, len(ix.owners))
+	for _, s := range ix.owners {
+		out = append(out, s)
+	}
+	return out
+}
+
+// noteValidUntil keeps the latest known expiry of an owner (called while loading).
+func (s *ownerState) noteValidUntil(t *time.Time) {
+	if t != nil && (s.validUntil == nil || t.After(*s.validUntil)) {
+		v := *t
+		s.validUntil = &v
+	}
+}
+
+// ruleOwner extracts the owner from a rule name "<name> [<owner>]".
+var ruleOwnerRe = regexp.MustCompile(`\[([^\[\]]+)\]$`)
+
+// findSource returns the id of the list named name, or "" when it does not exist. Only an
+// exact name match is accepted: another list is never adopted.
+func findSource(ctx context.Context, c *Client, path, name string) (string, error) {
+	var id string
+	err := c.List(ctx, path, url.Values{"name__exact": {name}, "limit": {"100"}}, func(raw json.RawMessage) error {
+		var s struct{ ID, Name string }
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return fmt.Errorf("decoding source list: %w", err)
+		}
+		if s.Name == name && id == "" {
+			id = s.ID
+		}
+		return nil
+	})
+	return id, err
+}
+
+// loadIOCs fills the index with every IOC rule of the IOC list.
+func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err error) {
+	err = c.List(ctx, pathIOCRule, url.Values{"source_id": {ix.iocSource}}, func(raw json.RawMessage) error {
+		var r iocRule
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return fmt.Errorf("decoding IOC rule: %w", err)
+		}
+		k := iocKey{r.Type, r.Value}
+		e := &iocEntry{key: k}
+		e.load(r)
+		if e.foreign {
+			foreign++
+		}
+		ix.entries[k] = e
+		ix.live.Add(1)
+		for id, rec := range e.owners {
+			s := ix.ownerNoLock(id)
+			for _, via := range rec.Via {
+				s.claim(via).values[k] = true
+			}
+			s.noteValidUntil(rec.ValidUntil)
+		}
+		return nil
+	})
+	return foreign, err
+}
+
+func (ix *index) ownerNoLock(id string) *ownerState {
+	s := ix.owners[id]
+	if s == nil {
+		s = &ownerState{id: id, claims: map[string]*claimState{}, dormant: map[string]*intel.Change{}, rules: map[string]*ruleEntry{}}
+		ix.owners[id] = s
+	}
+	return s
+}
+
+// loadRules fills the index with the Sigma rules or YARA files of one list; entries whose name
+// carries no owner suffix are someone else's and are ignored.
+func (ix *index) loadRules(ctx context.Context, c *Client, kind, path, sourceID string) (foreign int, err error) {
+	err = c.List(ctx, path, url.Values{"source_id": {sourceID}}, func(raw json.RawMessage) error {
+		var r ruleObject
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return fmt.Errorf("decoding %s rule: %w", kind, err)
+		}
+		m := ruleOwnerRe.FindStringSubmatch(r.Name)
+		if m == nil {
+			foreign++
+			return nil
+		}
+		s := ix.ownerNoLock(m[1])
+		if cur := s.rules[kind]; cur != nil {
+			cur.dups = append(cur.dups, r.ID)
+			return nil
+		}
+		s.rules[kind] = &ruleEntry{kind: kind, id: r.ID, name: r.Name, content: r.Content, enabled: r.Enabled, hlStatus: r.HLStatus, description: r.Description}
+		ix.live.Add(1)
+		if o, ours := parseComment(r.Description); ours {
+			for _, rec := range o {
+				s.noteValidUntil(rec.ValidUntil)
+			}
+		}
+		return nil
+	})
+	return foreign, err
+}

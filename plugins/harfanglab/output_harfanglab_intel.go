@@ -1,0 +1,320 @@
+package harfanglab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/Jeffail/shutdown"
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
+)
+
+const (
+	hioFieldSourceListName  = "source_list_name"
+	hioFieldRemoveIndicator = "remove_indicator"
+	hioFieldMaxInFlight     = "max_in_flight"
+	hioFieldDryRun          = "dry_run"
+	hioFieldExpiryInterval  = "expiry_check_interval"
+)
+
+func intelOutputSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Stable().
+		Categories("Services").
+		Version("1.0.0").
+		Summary("Applies intel changes (from `stix_to_harfanglab`) to HarfangLab's threat-intelligence lists, idempotently.").
+		Description(`
+Each message is one intel change: the desired state of one claim (an owner indicator and what
+brings the values: its own pattern or a based-on relationship). At connect the output finds or
+creates the IOC, Sigma and YARA lists named `+"`source_list_name`"+` (exact name only: another list is
+never adopted) and loads everything they hold into memory, so steady-state writes need no lookup
+request.
+
+Ownership is recorded in each IOC rule's `+"`comment`"+` JSON (`+"`indicator_ids`"+`, plus `+"`indicator_id`"+` and
+`+"`indicator_score`"+` as the older connectors wrote). A value owned by several indicators stays until
+its last owner goes; then it is deleted (`+"`remove_indicator: true`"+`) or disabled. Entries whose comment
+is not ours (typed by an analyst, another tool) are never modified or deleted. Sigma rules and YARA
+files are one entry per indicator, named `+"`<indicator name> [<owner>]`"+`, updated in place.
+
+Writes to one value are applied in order; different values are written concurrently up to
+`+"`max_in_flight`"+`. HarfangLab 429 (honouring `+"`Retry-After`"+`), 5xx, timeouts and network errors are retried
+inside the output until they succeed, so only changes HarfangLab refuses for good (validation
+errors) fail: route them to a dead-letter output with `+"`fallback`"+`. An indicator whose `+"`valid_until`"+`
+passes is removed with no event (checked every `+"`expiry_check_interval`"+`).`).
+		Fields(ClientFields()...).
+		Fields(
+			service.NewStringField(hioFieldSourceListName).
+				Description("Name of the three HarfangLab lists (IOC, Sigma, YARA) the connector owns.").
+				Default("from_OpenCTI"),
+			service.NewBoolField(hioFieldRemoveIndicator).
+				Description("When an entry loses its last owner: `true` deletes it, `false` disables it.").
+				Default(true),
+			service.NewIntField(hioFieldMaxInFlight).
+				Description("Maximum number of changes applied at once (and of concurrent HarfangLab requests).").
+				Default(32),
+			service.NewBoolField(hioFieldDryRun).
+				Description("Log the writes the output would make and make none (lists are not created either).").
+				Default(false),
+			service.NewDurationField(hioFieldExpiryInterval).
+				Description("How often expired indicators (`valid_until` passed) are looked for.").
+				Default("5s").
+				Advanced(),
+		).
+		Example("Push OpenCTI indicators to HarfangLab, dead-lettering refused changes", "", `
+output:
+  fallback:
+    - harfanglab_intel:
+        url: https://hl.example.com
+        token: ${HARFANGLAB_TOKEN}
+        source_list_name: from_OpenCTI
+        remove_indicator: true
+    - file:
+        path: ./state/dead-letter.jsonl
+        codec: lines
+`)
+}
+
+func init() {
+	service.MustRegisterOutput("harfanglab_intel", intelOutputSpec(),
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.Output, int, error) {
+			o, err := newIntelOutput(conf, mgr)
+			if err != nil {
+				return nil, 0, err
+			}
+			return o, o.maxInFlight, nil
+		})
+}
+
+type intelMetrics struct {
+	writes    *service.MetricCounter
+	rejected  *service.MetricCounter
+	entries   *service.MetricGauge
+	expired   *service.MetricCounter
+	conflicts *service.MetricCounter
+}
+
+// intelOutput is the harfanglab_intel output.
+type intelOutput struct {
+	client          *Client
+	log             *service.Logger
+	sourceListName  string
+	removeIndicator bool
+	maxInFlight     int
+	dryRun          bool
+	expiryInterval  time.Duration
+	m               intelMetrics
+	now             func() time.Time
+
+	sem chan struct{} // bounds concurrent HarfangLab requests
+
+	connMu sync.Mutex
+	idx    *index
+
+	dryIDs    sync.Mutex
+	dryNextID int
+
+	shut      *shutdown.Signaller
+	startOnce sync.Once
+	closeOnce sync.Once
+}
+
+func newIntelOutput(conf *service.ParsedConfig, mgr *service.Resources) (*intelOutput, error) {
+	cc, err := ClientConfigFromParsed(conf, mgr)
+	if err != nil {
+		return nil, err
+	}
+	// Transient failures are retried until they succeed or the stream stops: a change must
+	// never reach the dead-letter route because HarfangLab was briefly unavailable.
+	cc.MaxRetries = -1
+	client, err := NewClient(cc)
+	if err != nil {
+		return nil, err
+	}
+	o := &intelOutput{client: client, log: mgr.Logger(), now: time.Now, shut: shutdown.NewSignaller()}
+	if o.sourceListName, err = conf.FieldString(hioFieldSourceListName); err != nil {
+		return nil, err
+	}
+	if o.sourceListName == "" {
+		return nil, fmt.Errorf("field %s must not be empty: the connector would not know which lists it owns", hioFieldSourceListName)
+	}
+	if len([]rune(o.sourceListName)) > 100 {
+		return nil, fmt.Errorf("field %s is longer than HarfangLab's 100 characters", hioFieldSourceListName)
+	}
+	if o.removeIndicator, err = conf.FieldBool(hioFieldRemoveIndicator); err != nil {
+		return nil, err
+	}
+	if o.maxInFlight, err = conf.FieldInt(hioFieldMaxInFlight); err != nil {
+		return nil, err
+	}
+	if o.maxInFlight < 1 {
+		return nil, fmt.Errorf("field %s must be at least 1", hioFieldMaxInFlight)
+	}
+	if o.dryRun, err = conf.FieldBool(hioFieldDryRun); err != nil {
+		return nil, err
+	}
+	if o.expiryInterval, err = conf.FieldDuration(hioFieldExpiryInterval); err != nil {
+		return nil, err
+	}
+	if o.expiryInterval <= 0 || o.expiryInterval > 10*time.Second {
+		return nil, fmt.Errorf("field %s must be between 0 and 10s (expired indicators must go within a minute)", hioFieldExpiryInterval)
+	}
+	o.sem = make(chan struct{}, o.maxInFlight)
+	met := mgr.Metrics()
+	o.m = intelMetrics{
+		writes:    met.NewCounter("harfanglab_intel_writes_total", "op"),
+		rejected:  met.NewCounter("harfanglab_intel_rejected_total"),
+		entries:   met.NewGauge("harfanglab_intel_index_entries"),
+		expired:   met.NewCounter("harfanglab_intel_expired_total"),
+		conflicts: met.NewCounter("harfanglab_intel_conflicts_total"),
+	}
+	return o, nil
+}
+
+// Connect finds or creates the three lists and loads what they hold into the index.
+func (o *intelOutput) Connect(ctx context.Context) error {
+	o.connMu.Lock()
+	defer o.connMu.Unlock()
+	if o.idx != nil {
+		return nil
+	}
+	start := o.now()
+	ix := newIndex()
+	var err error
+	for _, l := range []struct {
+		path string
+		id   *string
+	}{{pathIOCSource, &ix.iocSource}, {pathSigmaSource, &ix.sigmaSource}, {pathYaraSource, &ix.yaraSource}} {
+		if *l.id, err = o.findOrCreateSource(ctx, l.path); err != nil {
+			return err
+		}
+	}
+	var foreign int
+	if ix.iocSource != "" {
+		n, err := ix.loadIOCs(ctx, o.client)
+		if err != nil {
+			return fmt.Errorf("loading the IOC list: %w", err)
+		}
+		foreign += n
+	}
+	for _, r := range []struct{ kind, path, source string }{
+		{intel.RuleSigma, pathSigmaRule, ix.sigmaSource}, {intel.RuleYara, pathYaraFile, ix.yaraSource},
+	} {
+		if r.source == "" {
+			continue
+		}
+		n, err := ix.loadRules(ctx, o.client, r.kind, r.path, r.source)
+		if err != nil {
+			return fmt.Errorf("loading the %s list: %w", r.kind, err)
+		}
+		foreign += n
+	}
+	if foreign > 0 {
+		o.log.Warnf("%d entries of the %q lists were not created by this connector (no owner in their comment or name); they will never be modified", foreign, o.sourceListName)
+	}
+	o.idx = ix
+	o.m.entries.Set(ix.live.Load())
+	o.log.Infof("HarfangLab lists %q loaded: %d entries, %d owners, in %v", o.sourceListName, ix.live.Load(), len(ix.owners), o.now().Sub(start).Round(time.Millisecond))
+	o.startOnce.Do(func() { go o.expiryLoop() })
+	return nil
+}
+
+func (o *intelOutput) findOrCreateSource(ctx context.Context, path string) (string, error) {
+	id, err := findSource(ctx, o.client, path, o.sourceListName)
+	if err != nil || id != "" {
+		if err != nil {
+			err = fmt.Errorf("finding list %q: %w", o.sourceListName, err)
+		}
+		return id, err
+	}
+	if o.dryRun {
+		o.log.Infof("dry run: would create list %q (%s)", o.sourceListName, path)
+		return "", nil
+	}
+	var created struct{ ID string }
+	body := map[string]any{"name": o.sourceListName, "description": sourceDescription, "enabled": true}
+	if err := o.client.Post(ctx, path, body, &created); err != nil {
+		if IsDuplicate(err) { // created meanwhile by another instance
+			return findSource(ctx, o.client, path, o.sourceListName)
+		}
+		return "", fmt.Errorf("creating list %q: %w", o.sourceListName, err)
+	}
+	if created.ID == "" {
+		return "", fmt.Errorf("creating list %q: HarfangLab answered no id", o.sourceListName)
+	}
+	o.log.Infof("created HarfangLab list %q (%s)", o.sourceListName, path)
+	return created.ID, nil
+}
+
+// Write applies one intel change.
+func (o *intelOutput) Write(ctx context.Context, msg *service.Message) error {
+	o.connMu.Lock()
+	ix := o.idx
+	o.connMu.Unlock()
+	if ix == nil {
+		return service.ErrNotConnected
+	}
+	b, err := msg.AsBytes()
+	if err != nil {
+		o.m.rejected.Incr(1)
+		return fmt.Errorf("reading message: %w", err)
+	}
+	c, err := intel.Decode(b)
+	if err != nil {
+		o.m.rejected.Incr(1)
+		return err
+	}
+	if err := o.apply(ctx, ix, c, false); err != nil {
+		if ctx.Err() == nil {
+			o.m.rejected.Incr(1)
+		}
+		return err
+	}
+	return nil
+}
+
+// Close stops the expiry loop. It is idempotent.
+func (o *intelOutput) Close(ctx context.Context) error {
+	o.closeOnce.Do(func() {
+		o.shut.TriggerHardStop()
+		// The expiry loop starts at the first Connect; with none, nothing is left to wait for.
+		o.startOnce.Do(o.shut.TriggerHasStopped)
+	})
+	select {
+	case <-o.shut.HasStoppedChan():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// acquire takes a request slot; callers release it with o.release().
+func (o *intelOutput) acquire(ctx context.Context) error {
+	select {
+	case o.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (o *intelOutput) release() { <-o.sem }
+
+// dryID invents an id for an entry a dry run pretends to create.
+func (o *intelOutput) dryID() string {
+	o.dryIDs.Lock()
+	defer o.dryIDs.Unlock()
+	o.dryNextID++
+	return fmt.Sprintf("dry-run-%d", o.dryNextID)
+}
+
+// permanentError marks an error HarfangLab will answer the same way however often it is retried.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+var errReread = errors.New("entry changed in HarfangLab: re-read it")
