@@ -14,6 +14,7 @@ import (
 	_ "github.com/redpanda-data/connect/v4/public/components/redis"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/envcompat"
+	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/state"
 )
 
