@@ -1,0 +1,159 @@
+package stix
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
+)
+
+// valueKind is what a supported STIX property (or OpenCTI observable type) holds.
+type valueKind int
+
+const (
+	kindNone valueKind = iota
+	kindDomain
+	kindIPv4
+	kindIPv6
+	kindURL
+	kindFileName
+	kindHash
+)
+
+// hashLengths maps a normalised hash algorithm name to its length in hex digits. Other
+// algorithms (SSDEEP, TLSH, SHA3-*) have no HarfangLab IOC type and are skipped.
+var hashLengths = map[string]int{"MD5": 32, "SHA1": 40, "SHA256": 64, "SHA512": 128}
+
+// hashAlgorithm normalises "SHA-256", "sha256", "'SHA-256'" to "SHA256".
+func hashAlgorithm(name string) string {
+	return strings.ToUpper(strings.ReplaceAll(name, "-", ""))
+}
+
+// normalize validates and canonicalises a value for an IOC of the given kind. A blank value is
+// skipped (skip true, no error); a value that cannot be what its kind says is an error.
+// algorithm is the hash algorithm for kindHash.
+func normalize(kind valueKind, algorithm, raw string) (ioc intel.IOC, skip bool, err error) {
+	v := strings.TrimSpace(raw)
+	if v == "" {
+		return ioc, true, nil
+	}
+	switch kind {
+	case kindHash:
+		want := hashLengths[algorithm]
+		v = strings.ToLower(v)
+		if len(v) != want || !isHex(v) {
+			return ioc, false, fmt.Errorf("%q is not a valid %s hash (want %d hex digits)", clip(raw), algorithm, want)
+		}
+		return intel.IOC{Type: intel.TypeHash, Value: v}, false, nil
+	case kindIPv4, kindIPv6:
+		v, err = normalizeIP(kind, v)
+		if err != nil {
+			return ioc, false, err
+		}
+		return intel.IOC{Type: intel.TypeIPBoth, Value: v}, false, nil
+	case kindDomain:
+		v, err = normalizeDomain(v)
+		if err != nil {
+			return ioc, false, err
+		}
+		return intel.IOC{Type: intel.TypeDomainName, Value: v}, false, nil
+	case kindURL:
+		if hasControl(v) || strings.ContainsAny(v, " \t") {
+			return ioc, false, fmt.Errorf("%q is not a valid URL (white space or control character)", clip(raw))
+		}
+		return intel.IOC{Type: intel.TypeURL, Value: v}, false, nil
+	case kindFileName:
+		if hasControl(v) {
+			return ioc, false, fmt.Errorf("%q is not a valid file name (control character)", clip(raw))
+		}
+		return intel.IOC{Type: intel.TypeFilename, Value: v}, false, nil
+	}
+	return ioc, true, nil
+}
+
+// normalizeIP accepts an address or a CIDR prefix of the right family and prints it in
+// canonical form (IPv6 compressed and lower-cased).
+func normalizeIP(kind valueKind, v string) (string, error) {
+	family := "IPv4"
+	if kind == kindIPv6 {
+		family = "IPv6"
+	}
+	var addr netip.Addr
+	var out string
+	if strings.Contains(v, "/") {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return "", fmt.Errorf("%q is not a valid %s address or CIDR", clip(v), family)
+		}
+		addr, out = p.Addr(), p.String()
+	} else {
+		a, err := netip.ParseAddr(v)
+		if err != nil || a.Zone() != "" {
+			return "", fmt.Errorf("%q is not a valid %s address or CIDR", clip(v), family)
+		}
+		addr, out = a, a.String()
+	}
+	if kind == kindIPv4 && !addr.Is4() || kind == kindIPv6 && !addr.Is6() {
+		return "", fmt.Errorf("%q is not an %s address", clip(v), family)
+	}
+	return out, nil
+}
+
+// normalizeDomain lower-cases, strips the trailing dot of a fully qualified name and checks the
+// DNS shape: labels of 1-63 bytes of letters, digits, '-' and '_' (or non-ASCII letters of an
+// internationalised name), 253 bytes at most.
+func normalizeDomain(v string) (string, error) {
+	v = strings.ToLower(strings.TrimSuffix(v, "."))
+	bad := func(why string) error { return fmt.Errorf("%q is not a valid domain name (%s)", clip(v), why) }
+	if v == "" || len(v) > 253 {
+		return "", bad("length")
+	}
+	if !utf8.ValidString(v) {
+		return "", bad("invalid UTF-8")
+	}
+	for label := range strings.SplitSeq(v, ".") {
+		if label == "" || len(label) > 63 {
+			return "", bad("empty or too long label")
+		}
+		for _, r := range label {
+			ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r >= 0x80 && r != utf8.RuneError
+			if !ok {
+				return "", bad("character " + string(r))
+			}
+		}
+	}
+	return v, nil
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// clip keeps error strings short whatever the input size.
+func clip(s string) string {
+	if len(s) <= 80 {
+		return s
+	}
+	cut := 77
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}

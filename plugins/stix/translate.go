@@ -1,0 +1,201 @@
+package stix
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/stix/pattern"
+)
+
+// patternIOCs translates a STIX pattern into the IOCs HarfangLab can match:
+//   - only non-negated = and IN on a supported path produce values (IN: one per element);
+//     !=, <, <=, >, >=, LIKE, MATCHES, ISSUBSET, ISSUPERSET, EXISTS and NOT produce nothing;
+//   - OR is a union; within one observation an AND that holds a hash drops the file names
+//     ANDed with it (the name alone would match far more than the hash);
+//   - every observation contributes, whatever joins the observations and whatever qualifiers
+//     follow (HarfangLab has no notion of sequences or time windows);
+//   - values are trimmed, validated and canonicalised (normalize), blank ones skipped, and the
+//     result deduplicated by (type, value) in source order.
+//
+// A pattern that does not parse, a non-string value on a supported path or a value that fails
+// validation is an error.
+func patternIOCs(src string) ([]intel.IOC, error) {
+	p, err := pattern.Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("invalid STIX pattern: %w", err)
+	}
+	var out []intel.IOC
+	var firstErr error
+	p.Observations(func(o *pattern.Observation) {
+		if firstErr != nil {
+			return
+		}
+		iocs, err := comparisonIOCs(o.Expr)
+		if err != nil {
+			firstErr = err
+			return
+		}
+		out = append(out, iocs...)
+	})
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return dedupe(out), nil
+}
+
+func comparisonIOCs(e pattern.ComparisonExpr) ([]intel.IOC, error) {
+	switch n := e.(type) {
+	case *pattern.Comparison:
+		return leafIOCs(n)
+	case *pattern.ComparisonGroup:
+		return comparisonIOCs(n.Expr)
+	case *pattern.ComparisonList:
+		var all []intel.IOC
+		for _, t := range n.Terms {
+			iocs, err := comparisonIOCs(t)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, iocs...)
+		}
+		if n.Op == pattern.And {
+			all = hashOverName(all)
+		}
+		return all, nil
+	}
+	return nil, nil
+}
+
+// hashOverName drops file names when a hash is in the same AND.
+func hashOverName(iocs []intel.IOC) []intel.IOC {
+	hasHash := false
+	for _, i := range iocs {
+		if i.Type == intel.TypeHash {
+			hasHash = true
+			break
+		}
+	}
+	if !hasHash {
+		return iocs
+	}
+	kept := iocs[:0]
+	for _, i := range iocs {
+		if i.Type != intel.TypeFilename {
+			kept = append(kept, i)
+		}
+	}
+	return kept
+}
+
+func leafIOCs(c *pattern.Comparison) ([]intel.IOC, error) {
+	if c.Negated || c.Op != pattern.Equal && c.Op != pattern.In {
+		return nil, nil
+	}
+	kind, algorithm := pathKind(c.Path)
+	if kind == kindNone {
+		return nil, nil
+	}
+	values := c.Set
+	if c.Op == pattern.Equal {
+		values = []pattern.Literal{c.Value}
+	}
+	out := make([]intel.IOC, 0, len(values))
+	for _, v := range values {
+		if v.Kind != pattern.StringLit {
+			return nil, fmt.Errorf("%s: %s takes a string, got %s %s", v.At, c.Path, v.Kind, clip(v.String()))
+		}
+		ioc, skip, err := normalize(kind, algorithm, v.Str)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", v.At, c.Path, err)
+		}
+		if !skip {
+			out = append(out, ioc)
+		}
+	}
+	return out, nil
+}
+
+// pathKind maps a supported object path to its value kind (case-insensitive, hash algorithm
+// quoted or not, with or without hyphen).
+func pathKind(p pattern.ObjectPath) (valueKind, string) {
+	if len(p.Steps) == 0 || p.Steps[0].Kind != pattern.KeyStep {
+		return kindNone, ""
+	}
+	objectType := strings.ToLower(p.ObjectType)
+	prop := strings.ToLower(p.Steps[0].Key)
+	if len(p.Steps) == 1 {
+		switch {
+		case prop == "value" && (objectType == "domain-name" || objectType == "hostname"):
+			return kindDomain, ""
+		case prop == "value" && objectType == "ipv4-addr":
+			return kindIPv4, ""
+		case prop == "value" && objectType == "ipv6-addr":
+			return kindIPv6, ""
+		case prop == "value" && objectType == "url":
+			return kindURL, ""
+		case prop == "name" && objectType == "file":
+			return kindFileName, ""
+		}
+		return kindNone, ""
+	}
+	if len(p.Steps) == 2 && prop == "hashes" && p.Steps[1].Kind == pattern.KeyStep &&
+		(objectType == "file" || objectType == "artifact") {
+		alg := hashAlgorithm(p.Steps[1].Key)
+		if _, ok := hashLengths[alg]; ok {
+			return kindHash, alg
+		}
+	}
+	return kindNone, ""
+}
+
+// dedupe keeps the first of each (type, value) pair, in order.
+func dedupe(iocs []intel.IOC) []intel.IOC {
+	if len(iocs) < 2 {
+		return iocs
+	}
+	seen := make(map[intel.IOC]struct{}, len(iocs))
+	kept := iocs[:0]
+	for _, i := range iocs {
+		if _, dup := seen[i]; dup {
+			continue
+		}
+		seen[i] = struct{}{}
+		kept = append(kept, i)
+	}
+	return kept
+}
+
+// observableKinds maps OpenCTI observable entity types (a based-on relationship's target_type)
+// to value kinds. StixFile and Artifact are decided by the value (hash or file name).
+var observableKinds = map[string]valueKind{
+	"Domain-Name": kindDomain,
+	"Hostname":    kindDomain,
+	"IPv4-Addr":   kindIPv4,
+	"IPv6-Addr":   kindIPv6,
+	"Url":         kindURL,
+}
+
+// observableIOC translates the target of a based-on relationship. ok is false for types
+// HarfangLab cannot match and for blank values.
+func observableIOC(entityType, value string) (ioc intel.IOC, ok bool, err error) {
+	kind, algorithm := observableKinds[entityType], ""
+	if entityType == "StixFile" || entityType == "Artifact" {
+		kind = kindFileName
+		v := strings.TrimSpace(value)
+		for alg, n := range hashLengths {
+			if len(v) == n && isHex(strings.ToLower(v)) {
+				kind, algorithm = kindHash, alg
+				break
+			}
+		}
+	}
+	if kind == kindNone {
+		return ioc, false, nil
+	}
+	ioc, skip, err := normalize(kind, algorithm, value)
+	if err != nil {
+		return ioc, false, fmt.Errorf("%s observable: %w", entityType, err)
+	}
+	return ioc, !skip, nil
+}
