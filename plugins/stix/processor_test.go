@@ -197,16 +197,16 @@ func TestInvalidPatternIsAnError(t *testing.T) {
 func TestInvalidValueIsAnError(t *testing.T) {
 	p := newTestProcessor(t, ``)
 	tests := map[string]string{
-		`[file:hashes.'SHA-256' = 'e21cbdbf64']`: `line 1:26: file:hashes.'SHA-256': "e21cbdbf64" is not a valid SHA256 hash (want 64 hex digits)`,
+		`[file:hashes.'SHA-256' = 'e21cbdbf64']`:                 `line 1:26: file:hashes.'SHA-256': "e21cbdbf64" is not a valid SHA256 hash (want 64 hex digits)`,
 		`[file:hashes.MD5 = 'zz1d8cd98f00b204e9800998ecf8427e']`: `"zz1d8cd98f00b204e9800998ecf8427e" is not a valid MD5 hash`,
-		`[ipv4-addr:value = '1.2.3']`:            `"1.2.3" is not a valid IPv4 address or CIDR`,
-		`[ipv4-addr:value = '2001:db8::1']`:      `"2001:db8::1" is not an IPv4 address`,
-		`[ipv6-addr:value = '1.2.3.4']`:          `"1.2.3.4" is not an IPv6 address`,
-		`[domain-name:value = 'evil com']`:       `"evil com" is not a valid domain name`,
-		`[domain-name:value = 'a..b']`:           `"a..b" is not a valid domain name`,
-		`[url:value = 'http://x/a b']`:           `"http://x/a b" is not a valid URL`,
-		`[ipv4-addr:value = 16909060]`:           `line 1:20: ipv4-addr:value takes a string, got integer 16909060`,
-		`[domain-name:value IN ('a.com', true)]`: `domain-name:value takes a string, got boolean true`,
+		`[ipv4-addr:value = '1.2.3']`:                            `"1.2.3" is not a valid IPv4 address or CIDR`,
+		`[ipv4-addr:value = '2001:db8::1']`:                      `"2001:db8::1" is not an IPv4 address`,
+		`[ipv6-addr:value = '1.2.3.4']`:                          `"1.2.3.4" is not an IPv6 address`,
+		`[domain-name:value = 'evil com']`:                       `"evil com" is not a valid domain name`,
+		`[domain-name:value = 'a..b']`:                           `"a..b" is not a valid domain name`,
+		`[url:value = 'http://x/a b']`:                           `"http://x/a b" is not a valid URL`,
+		`[ipv4-addr:value = 16909060]`:                           `line 1:20: ipv4-addr:value takes a string, got integer 16909060`,
+		`[domain-name:value IN ('a.com', true)]`:                 `domain-name:value takes a string, got boolean true`,
 	}
 	for in, want := range tests {
 		_, _, err := process(t, p, "create", indicatorObject(in), nil)
