@@ -16,6 +16,7 @@ import (
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/envcompat"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/state"
+	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/stix"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
