@@ -85,7 +85,7 @@ func (s *Server) AddAlert(a map[string]any) string {
 	}
 	now := st.stamp()
 	if _, ok := a["alert_time"]; !ok {
-		a["alert_time"] = now.Format("2006-01-02T15:04:05.000+00:00")
+		a["alert_time"] = now.Format("2006-01-02T15:04:05.000000+00:00") // µs: alerts added in a burst stay distinct
 	}
 	if _, ok := a["@event_create_date"]; !ok {
 		a["@event_create_date"] = now.Format("2006-01-02T15:04:05.000Z")
