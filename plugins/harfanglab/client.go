@@ -210,34 +210,51 @@ type page struct {
 }
 
 // List calls each for every element of a DRF list, following `next` (relative or absolute, on
-// the same host only) until the last page. A `limit` is always sent.
+// the same host only) until the last page. A `limit` is always sent. The next page is fetched
+// while each runs over the current one.
 func (c *Client) List(ctx context.Context, path string, q url.Values, each func(json.RawMessage) error) error {
 	q = cloneValues(q)
 	if q.Get("limit") == "" {
 		q.Set("limit", strconv.Itoa(DefaultPageSize))
 	}
-	next := c.resolve(path, q)
-	for pages := 0; next != nil; pages++ {
+	type fetched struct {
+		p   page
+		err error
+	}
+	fetch := func(u *url.URL) <-chan fetched {
+		ch := make(chan fetched, 1)
+		go func() {
+			var f fetched
+			f.err = c.do(ctx, http.MethodGet, u, nil, &f.p)
+			ch <- f
+		}()
+		return ch
+	}
+	pending := fetch(c.resolve(path, q))
+	for pages := 0; pending != nil; pages++ {
+		f := <-pending
+		pending = nil
+		if f.err != nil {
+			return f.err
+		}
 		if pages > 1_000_000 {
 			return fmt.Errorf("listing %s: too many pages", path)
 		}
-		var p page
-		if err := c.do(ctx, http.MethodGet, next, nil, &p); err != nil {
-			return err
+		if f.p.Next != nil && *f.p.Next != "" && len(f.p.Results) > 0 {
+			u, err := c.followNext(*f.p.Next)
+			if err != nil {
+				return fmt.Errorf("listing %s: %w", path, err)
+			}
+			pending = fetch(u)
 		}
-		for _, r := range p.Results {
+		for _, r := range f.p.Results {
 			if err := each(r); err != nil {
+				if pending != nil {
+					<-pending // let the prefetch end before returning
+				}
 				return err
 			}
 		}
-		if p.Next == nil || *p.Next == "" || len(p.Results) == 0 {
-			return nil
-		}
-		u, err := c.followNext(*p.Next)
-		if err != nil {
-			return fmt.Errorf("listing %s: %w", path, err)
-		}
-		next = u
 	}
 	return nil
 }

@@ -137,7 +137,7 @@ func (st *intelStore) sortedIOCs(keep func(*IOCRule) bool) []*IOCRule {
 		}
 		sort.Slice(st.iocSorted, func(i, j int) bool { return st.iocSorted[i].seq < st.iocSorted[j].seq })
 	}
-	var out []*IOCRule
+	out := make([]*IOCRule, 0, len(st.iocSorted))
 	for _, r := range st.iocSorted {
 		if keep(r) {
 			out = append(out, r)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 )
@@ -89,8 +90,8 @@ func field[T any](body map[string]json.RawMessage, name string, out *T, errs map
 	return true
 }
 
-// page answers a DRF limit/offset page of items with a relative `next`.
-func page[T any](w http.ResponseWriter, r *http.Request, items []T) {
+// pageOf cuts one DRF limit/offset page out of items and builds its relative links.
+func pageOf[T any](r *http.Request, items []T) (results []T, next, prev *string) {
 	q := r.URL.Query()
 	limit := defaultPageSize
 	if v, err := strconv.Atoi(q.Get("limit")); err == nil && v > 0 {
@@ -101,7 +102,7 @@ func page[T any](w http.ResponseWriter, r *http.Request, items []T) {
 		offset = v
 	}
 	end := min(offset+limit, len(items))
-	results := []T{}
+	results = []T{}
 	if offset < len(items) {
 		results = items[offset:end]
 	}
@@ -115,13 +116,29 @@ func page[T any](w http.ResponseWriter, r *http.Request, items []T) {
 		l := r.URL.Path + "?" + nq.Encode()
 		return &l
 	}
-	var next, prev *string
 	if end < len(items) {
 		next = link(end)
 	}
 	if offset > 0 {
 		prev = link(max(0, offset-limit))
 	}
+	return results, next, prev
+}
+
+// page answers a DRF page of items.
+func page[T any](w http.ResponseWriter, r *http.Request, items []T) {
+	results, next, prev := pageOf(r, items)
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(items), "next": next, "previous": prev, "results": results})
+}
+
+// pageCopy answers a page of stored objects, copying the page while the store is locked.
+func pageCopy[T any](w http.ResponseWriter, r *http.Request, mu *sync.Mutex, items []*T) {
+	ptrs, next, prev := pageOf(r, items)
+	results := make([]T, len(ptrs))
+	for i, p := range ptrs {
+		results[i] = *p
+	}
+	mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(items), "next": next, "previous": prev, "results": results})
 }
 
@@ -182,31 +199,32 @@ func (s *Server) createSource(kind string) http.HandlerFunc {
 func (s *Server) listIOCs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.mu.Lock()
-	var out []IOCRule
+	var out []*IOCRule
 	// The exact (source, type, value) filter is the hot path: answer it from the unique key.
 	if q.Get("source_id") != "" && q.Get("type") != "" && q.Has("value__exact") {
 		if id, ok := s.intel.iocKeys[iocKey(q.Get("source_id"), q.Get("type"), q.Get("value__exact"))]; ok {
-			out = append(out, *s.intel.iocs[id])
+			out = append(out, s.intel.iocs[id])
 		}
 	} else {
 		search := strings.ToLower(q.Get("search"))
-		for _, ioc := range s.intel.sortedIOCs(func(ioc *IOCRule) bool {
+		source, typ := q.Get("source_id"), q.Get("type")
+		hasExact, exact := q.Has("value__exact"), q.Get("value__exact")
+		hasValue, value := q.Has("value"), q.Get("value")
+		hasEnabled, enabled := q.Has("enabled"), q.Get("enabled")
+		out = s.intel.sortedIOCs(func(ioc *IOCRule) bool {
 			switch {
-			case q.Get("source_id") != "" && ioc.SourceID != q.Get("source_id"),
-				q.Get("type") != "" && ioc.Type != q.Get("type"),
-				q.Has("value__exact") && ioc.Value != q.Get("value__exact"),
-				q.Has("value") && ioc.Value != q.Get("value"),
-				q.Has("enabled") && strconv.FormatBool(ioc.Enabled) != q.Get("enabled"),
+			case source != "" && ioc.SourceID != source,
+				typ != "" && ioc.Type != typ,
+				hasExact && ioc.Value != exact,
+				hasValue && ioc.Value != value,
+				hasEnabled && strconv.FormatBool(ioc.Enabled) != enabled,
 				search != "" && !strings.Contains(strings.ToLower(ioc.Value+" "+ioc.Comment+" "+ioc.Description), search):
 				return false
 			}
 			return true
-		}) {
-			out = append(out, *ioc)
-		}
+		})
 	}
-	s.mu.Unlock()
-	page(w, r, out)
+	pageCopy(w, r, &s.mu, out)
 }
 
 func (s *Server) getIOC(w http.ResponseWriter, r *http.Request) {
