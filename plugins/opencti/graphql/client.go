@@ -195,7 +195,7 @@ func (c *Client) once(ctx context.Context, op, query string, vars map[string]any
 		}
 		return &Error{Op: op, Status: status, Code: code, Message: e.Message,
 			Retryable: retryableCodes[code] || status >= 500 || status == http.StatusTooManyRequests,
-			err: retryAfterError(resp)}
+			err:       retryAfterError(resp)}
 	}
 	if status != http.StatusOK {
 		return &Error{Op: op, Status: status, Message: http.StatusText(status),

@@ -41,10 +41,10 @@ func openCTIOutputSpec() *service.ConfigSpec {
 		Categories("Services").
 		Summary("Pushes STIX 2.1 bundles into OpenCTI as a registered EXTERNAL_IMPORT connector.").
 		Description(`
-At connect the output registers the connector (` + "`registerConnector`" + `, type EXTERNAL_IMPORT)
-and then pings it every ` + "`ping_interval`" + ` so OpenCTI shows it as active. Each batch opens one
-OpenCTI work; each message (a STIX bundle) is pushed with ` + "`stixBundlePush`" + ` under that work,
-which is closed with ` + "`toProcessed`" + ` (in error when a message failed). Bundles are queued by
+At connect the output registers the connector (`+"`registerConnector`"+`, type EXTERNAL_IMPORT)
+and then pings it every `+"`ping_interval`"+` so OpenCTI shows it as active. Each batch opens one
+OpenCTI work; each message (a STIX bundle) is pushed with `+"`stixBundlePush`"+` under that work,
+which is closed with `+"`toProcessed`"+` (in error when a message failed). Bundles are queued by
 OpenCTI and ingested by its workers; deterministic STIX ids make a re-push an update.
 
 Network errors, HTTP 429/5xx and transient GraphQL errors (LOCK_ERROR, DATABASE_ERROR, ...) are
@@ -52,8 +52,8 @@ retried with jittered back-off; a message that still fails is nacked (and retrie
 pipeline). A rejected token (AUTH_REQUIRED) or a user without the CONNECTORAPI capability
 (FORBIDDEN_ACCESS) fails the connection with a message naming OPENCTI_TOKEN or the capability.
 
-Sightings left pending by ` + "`harfanglab_to_stix`" + ` (indicators known only by their OpenCTI
-internal id) are resolved here with the GraphQL ` + "`indicator(id:)`" + ` query (cached) before the push;
+Sightings left pending by `+"`harfanglab_to_stix`"+` (indicators known only by their OpenCTI
+internal id) are resolved here with the GraphQL `+"`indicator(id:)`"+` query (cached) before the push;
 a sighting whose indicator OpenCTI does not know is dropped with a warning.
 
 The token needs the CONNECTORAPI capability (OpenCTI "Connector" role).`).
