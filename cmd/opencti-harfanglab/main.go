@@ -13,9 +13,11 @@ import (
 	_ "github.com/redpanda-data/connect/v4/public/components/prometheus"
 	_ "github.com/redpanda-data/connect/v4/public/components/redis"
 
+	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/detections"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/envcompat"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab/alerts"
+	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti/graphql"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/state"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/stix"
 )
