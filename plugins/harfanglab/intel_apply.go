@@ -41,6 +41,11 @@ func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, exp
 		touchRules = true
 		if live {
 			s.dead = false
+			info := infoFrom(c)
+			for _, ioc := range c.IOCs {
+				info.Block = info.Block || ioc.Block
+			}
+			s.info = &info
 			updates = append(updates, claimUpdate{via: intel.ViaPattern, iocs: c.IOCs, change: c})
 			if c.Rule != nil {
 				ruleChange = c
@@ -166,14 +171,21 @@ func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, 
 			as.mu.Unlock()
 		}
 	}()
-	rec := ownerRecord{known: true}
-	if ch := up.change; ch != nil && ch.Live {
-		score := ch.Score
-		rec.Score = &score
-		rec.Platforms = slices.Clone(ch.Platforms)
-		rec.ValidUntil = ch.ValidUntil
-		rec.description = ch.Description
-		rec.maturity = ch.Maturity
+	// The owner's score, platforms, expiry, description and block mode come from its own
+	// pattern change; a relationship change carries none of them, so when the pattern change
+	// has not been seen in this process the value keeps what its comment says.
+	var rec ownerRecord
+	switch ch := up.change; {
+	case s.info != nil:
+		rec = *s.info.clone()
+	case ch != nil && ch.Live && ch.Via == intel.ViaPattern:
+		rec = infoFrom(ch)
+	case ch != nil && ch.Live:
+		rec = infoFrom(ch)
+		rec.keep = true
+	}
+	if up.via == intel.ViaPattern {
+		rec.Block = false // the pattern change says it per IOC
 	}
 
 	type result struct {
@@ -189,7 +201,7 @@ func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, 
 			defer wg.Done()
 			ioc, wanted := want[k]
 			r := rec
-			r.Block = ioc.Block
+			r.Block = r.Block || ioc.Block
 			held, err := o.applyValue(ctx, ix, k, s.id, up.via, wanted, &r, aliases)
 			results <- result{k, held, err}
 		}()
@@ -227,6 +239,15 @@ func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, 
 	return &permanentError{fmt.Errorf("%s", msg)}
 }
 
+// infoFrom is the owner-level part of a change, as recorded on each value it holds.
+func infoFrom(c *intel.Change) ownerRecord {
+	score := c.Score
+	return ownerRecord{
+		Score: &score, Platforms: slices.Clone(c.Platforms), ValidUntil: c.ValidUntil,
+		description: c.Description, maturity: c.Maturity, known: true,
+	}
+}
+
 func (c *claimState) valuesOrNil() map[iocKey]bool {
 	if c == nil {
 		return nil
@@ -247,12 +268,18 @@ func (o *intelOutput) applyValue(ctx context.Context, ix *index, k iocKey, owner
 		}
 		if wanted {
 			r := next[owner]
-			if r == nil {
-				r = &ownerRecord{}
+			switch {
+			case r == nil:
+				r = rec.clone()
+				r.Via = nil
+			case rec.keep:
+				r.Block = r.Block || rec.Block
+			default:
+				vias := r.Via
+				*r = *rec.clone()
+				r.Via = vias
 			}
-			vias := r.Via
-			*r = *rec.clone()
-			r.Via = vias
+			r.keep = false
 			r.addVia(via)
 			next[owner] = r
 		} else if r := next[owner]; r != nil {

@@ -25,6 +25,9 @@ type ownerRecord struct {
 	description string
 	maturity    string
 	known       bool
+	// keep asks to keep the owner-level fields a value already records (a relationship
+	// change applied before the owner's pattern change was seen).
+	keep bool
 }
 
 func (r *ownerRecord) clone() *ownerRecord {

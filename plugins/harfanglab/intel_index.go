@@ -109,8 +109,9 @@ type claimState struct {
 type ownerState struct {
 	mu         sync.Mutex
 	id         string
-	dead       bool       // its pattern claim went not-live in this process
-	validUntil *time.Time // expiry instant (from changes or comments)
+	dead       bool         // its pattern claim went not-live in this process
+	validUntil *time.Time   // expiry instant (from changes or comments)
+	info       *ownerRecord // owner-level fields of its latest live pattern change
 	claims     map[string]*claimState
 	dormant    map[string]*intel.Change // relationship claims suspended while the owner is dead
 	rules      map[string]*ruleEntry    // by rule kind

@@ -208,6 +208,19 @@ func TestIntelBasedOnClaims(t *testing.T) {
 	mustWrite(t, o, rel)
 	assert.Equal(t, map[string]string{"4.4.4.4": "enabled A", "four.com": "enabled A"}, f.state())
 	assert.Equal(t, []string{"pattern", "relationship--1"}, f.comment("4.4.4.4").Claims["A"].Via)
+	assert.Equal(t, 50, f.comment("4.4.4.4").IndicatorScore, "a relationship change carries no score: the owner's is kept")
+	assert.Equal(t, 50, f.comment("four.com").IndicatorScore)
+	for _, r := range f.sim.IOCs(list) {
+		assert.Equal(t, "desc A", r.Description, r.Value)
+	}
+	// In a fresh process a relationship change seen before its owner's keeps what the value records.
+	o2 := f.output("")
+	rel2 := intel.Change{Owner: "A", Via: "relationship--2", Seq: "2-5", Live: true, IOCs: []intel.IOC{ioc("ip_both", "4.4.4.4")}}
+	writes := f.sim.WriteCount()
+	mustWrite(t, o2, rel2)
+	assert.Equal(t, writes+1, f.sim.WriteCount(), "one PATCH adding the claim")
+	assert.Equal(t, 50, f.comment("4.4.4.4").IndicatorScore)
+	mustWrite(t, o2, dead("A", "relationship--2", "2-6"))
 
 	// Revoked: everything goes; live again: the relationship claim comes back.
 	mustWrite(t, o, dead("A", intel.ViaPattern, "3-0"))
