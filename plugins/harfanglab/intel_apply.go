@@ -37,6 +37,7 @@ func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, exp
 	touchRules := false
 
 	if c.Via == intel.ViaPattern {
+		s.patternSeen = true
 		s.validUntil = c.ValidUntil
 		touchRules = true
 		if live {
@@ -71,8 +72,10 @@ func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, exp
 		if c.ValidUntil != nil && s.validUntil == nil {
 			s.validUntil = c.ValidUntil
 		}
-		if s.dead {
-			// The owner is not live: keep the claim for when it comes back.
+		// A relationship only counts while its owner is live. An owner that holds nothing and
+		// whose own change has not been seen in this process may be dead (or not yet
+		// created): its relationships wait for its pattern change.
+		if s.dead || (!s.patternSeen && !s.holdsAnything()) {
 			if live {
 				s.dormant[c.Via] = c
 			} else {

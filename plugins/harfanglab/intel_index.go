@@ -107,15 +107,16 @@ type claimState struct {
 
 // ownerState is everything known about one owner indicator. mu serialises its changes.
 type ownerState struct {
-	mu         sync.Mutex
-	id         string
-	dead       bool         // its pattern claim went not-live in this process
-	validUntil *time.Time   // expiry instant (from changes or comments)
-	info       *ownerRecord // owner-level fields of its latest live pattern change
-	claims     map[string]*claimState
-	dormant    map[string]*intel.Change // relationship claims suspended while the owner is dead
-	rules      map[string]*ruleEntry    // by rule kind
-	expiring   atomic.Bool
+	mu          sync.Mutex
+	id          string
+	dead        bool         // its pattern claim went not-live in this process
+	patternSeen bool         // a pattern change of it was applied in this process
+	validUntil  *time.Time   // expiry instant (from changes or comments)
+	info        *ownerRecord // owner-level fields of its latest live pattern change
+	claims      map[string]*claimState
+	dormant     map[string]*intel.Change // relationship claims suspended while the owner is dead
+	rules       map[string]*ruleEntry    // by rule kind
+	expiring    atomic.Bool
 }
 
 func (s *ownerState) claim(via string) *claimState {

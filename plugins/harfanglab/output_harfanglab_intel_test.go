@@ -422,3 +422,23 @@ func TestIntelConcurrentChangesUnderFaultsConverge(t *testing.T) {
 	assert.Equal(t, 38, f.comment("shared.com").IndicatorScore)
 	assert.LessOrEqual(t, f.sim.Faults().PeakConcurrency(), int64(8))
 }
+
+func TestIntelRelationshipBeforeItsIndicatorWaitsForIt(t *testing.T) {
+	f := newIntelFixture(t)
+	o := f.output("")
+	rel := intel.Change{Owner: "A", Via: "relationship--1", Seq: "1-0", Live: true, IOCs: []intel.IOC{ioc("domain_name", "four.com")}}
+	mustWrite(t, o, rel)
+	assert.Empty(t, f.state(), "the owner may be dead: nothing is written yet")
+	mustWrite(t, o, pattern("A", "2-0", 50, ioc("ip_both", "4.4.4.4")))
+	assert.Equal(t, map[string]string{"4.4.4.4": "enabled A", "four.com": "enabled A"}, f.state())
+
+	// A revoked indicator's relationship replayed in a fresh process writes nothing.
+	o2 := f.output("")
+	writes := f.sim.WriteCount()
+	mustWrite(t, o2, intel.Change{Owner: "R", Via: "relationship--2", Seq: "1-0", Live: true, IOCs: []intel.IOC{ioc("domain_name", "r.com")}})
+	mustWrite(t, o2, dead("R", intel.ViaPattern, "1-1"))
+	// And a live owner known from the index takes relationship changes at once.
+	mustWrite(t, o2, intel.Change{Owner: "A", Via: "relationship--3", Seq: "3-0", Live: true, IOCs: []intel.IOC{ioc("domain_name", "three.com")}})
+	assert.Equal(t, writes+1, f.sim.WriteCount())
+	assert.Equal(t, "enabled A", f.state()["three.com"])
+}

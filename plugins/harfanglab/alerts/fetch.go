@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/Jeffail/checkpoint"
@@ -29,6 +30,8 @@ const (
 	// maxThreatAlerts bounds the alerts embedded in one threat message (a threat may group
 	// tens of thousands of events; the newest are kept).
 	maxThreatAlerts = 1000
+	// buildWorkers bounds the concurrent rule lookups of one page.
+	buildWorkers = 8
 )
 
 var errEnough = errors.New("enough")
@@ -69,20 +72,10 @@ func (in *alertsInput) fetchPage(ctx context.Context, p *pager, kind string) err
 	saved := *p
 	saved.cur = p.cur.clone()
 	fresh := p.take(page.Results, page.Next != nil && *page.Next != "")
-	msgs := make([]*service.Message, 0, len(fresh))
-	for _, it := range fresh {
-		var msg *service.Message
-		var err error
-		if kind == kindAlert {
-			msg = in.alertMessage(ctx, it)
-		} else {
-			msg, err = in.threatMessage(ctx, it)
-		}
-		if err != nil {
-			*p = saved
-			return err
-		}
-		msgs = append(msgs, msg)
+	msgs, err := in.buildMessages(ctx, kind, fresh)
+	if err != nil {
+		*p = saved
+		return err
 	}
 	if len(msgs) == 0 {
 		return nil
@@ -101,6 +94,39 @@ func (in *alertsInput) fetchPage(ctx context.Context, p *pager, kind string) err
 		in.buf = append(in.buf, pendingMessage{msg: msg, ack: in.ackFunc(pa, kind, cp, release)})
 	}
 	return nil
+}
+
+// buildMessages turns a page's new objects into messages, in order. Alerts are built by a few
+// workers at once: each may wait on a rule lookup, and a page often names many rules.
+func (in *alertsInput) buildMessages(ctx context.Context, kind string, items []listItem) ([]*service.Message, error) {
+	msgs := make([]*service.Message, len(items))
+	if kind == kindThreat {
+		for i, it := range items {
+			msg, err := in.threatMessage(ctx, it)
+			if err != nil {
+				return nil, err
+			}
+			msgs[i] = msg
+		}
+		return msgs, nil
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(buildWorkers, len(items)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				msgs[i] = in.alertMessage(ctx, items[i])
+			}
+		}()
+	}
+	for i := range items {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return msgs, ctx.Err()
 }
 
 // pageAck counts the messages of one page still unacknowledged.

@@ -67,10 +67,20 @@ type ruleResolver struct {
 	sourceName string
 	cache      *ttlLRU
 	now        func() time.Time
+
+	// inflight makes concurrent lookups of one key share a single request.
+	inflightMu sync.Mutex
+	inflight   map[string]*lookupCall
+}
+
+type lookupCall struct {
+	done chan struct{}
+	m    ruleMatch
+	err  error
 }
 
 func newRuleResolver(c *harfanglab.Client, sourceName string) *ruleResolver {
-	return &ruleResolver{client: c, sourceName: sourceName, cache: newTTLLRU(ruleCacheSize), now: time.Now}
+	return &ruleResolver{client: c, sourceName: sourceName, cache: newTTLLRU(ruleCacheSize), now: time.Now, inflight: map[string]*lookupCall{}}
 }
 
 // resolve returns the rule type of the alert ("" for types without rules) and what the lookup
@@ -107,22 +117,39 @@ func (r *ruleResolver) resolve(ctx context.Context, a alertFields) (string, rule
 	return "", ruleMatch{}, false, nil
 }
 
-// cached answers from the cache or runs lookup; errors are not cached.
+// cached answers from the cache or runs lookup, once for concurrent callers of one key;
+// errors are not cached.
 func (r *ruleResolver) cached(ctx context.Context, key string, lookup func(context.Context) (ruleMatch, error)) (ruleMatch, bool, error) {
-	now := r.now()
-	if v, ok := r.cache.get(key, now); ok {
+	if v, ok := r.cache.get(key, r.now()); ok {
 		return v.(ruleMatch), true, nil
 	}
-	m, err := lookup(ctx)
-	if err != nil {
-		return ruleMatch{}, false, err
+	r.inflightMu.Lock()
+	if c, ok := r.inflight[key]; ok {
+		r.inflightMu.Unlock()
+		select {
+		case <-c.done:
+			return c.m, true, c.err
+		case <-ctx.Done():
+			return ruleMatch{}, false, ctx.Err()
+		}
 	}
-	ttl := ruleFoundTTL
-	if m.rule == nil {
-		ttl = ruleNotFoundTTL
+	c := &lookupCall{done: make(chan struct{})}
+	r.inflight[key] = c
+	r.inflightMu.Unlock()
+
+	c.m, c.err = lookup(ctx)
+	if c.err == nil {
+		ttl := ruleFoundTTL
+		if c.m.rule == nil {
+			ttl = ruleNotFoundTTL
+		}
+		r.cache.put(key, c.m, r.now().Add(ttl))
 	}
-	r.cache.put(key, m, now.Add(ttl))
-	return m, false, nil
+	r.inflightMu.Lock()
+	delete(r.inflight, key)
+	r.inflightMu.Unlock()
+	close(c.done)
+	return c.m, false, c.err
 }
 
 // parseIOCMessage reads `<ioc type>=<value>` (also `<type> = <value>` and `<type>: <value>`)
