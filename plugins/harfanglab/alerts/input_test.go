@@ -443,3 +443,51 @@ func keys(m map[string]bool) []string {
 	}
 	return out
 }
+
+func TestRuleLookupsAreCachedAndShared(t *testing.T) {
+	sim := hlsim.New(testToken)
+	var ruleRequests, sourceRequests, alertRequests sync.Map
+	count := func(m *sync.Map, k string) {
+		v, _ := m.LoadOrStore(k, new(int64))
+		*(v.(*int64))++
+	}
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		switch {
+		case strings.Contains(r.URL.Path, "Source/"):
+			count(&sourceRequests, r.URL.Path)
+		case strings.Contains(r.URL.Path, "/threat_intelligence/"):
+			count(&ruleRequests, r.URL.Path)
+		default:
+			count(&alertRequests, r.URL.Path)
+		}
+		mu.Unlock()
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	// 60 alerts fired by 3 IOC rules and 1 Sigma rule.
+	for j := range 4 {
+		kind := []string{hlsim.SampleIOCHash, hlsim.SampleIOCDomain, hlsim.SampleIOCURL, hlsim.SampleSigma}[j]
+		a := sim.SampleAlert(kind, j)
+		rk, rule := hlsim.SampleRuleFor(a, "indicator--0d7ad8a8-7a43-4a3c-9a1b-3b4c5d6e7f80")
+		sim.AddRule(rk, rule)
+		for range 15 {
+			sim.AddAlert(sim.SampleAlert(kind, j))
+		}
+	}
+	c := &collector{}
+	runStream(t, srv.URL, t.TempDir(), "threats: false\npage_size: 25", c)
+	eventually(t, func() bool { return len(c.all()) >= 60 }, "60 alerts")
+	for _, m := range c.all() {
+		require.NotNil(t, m.Body["rule"], "every alert has its rule")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	total := func(m *sync.Map) (n int64) {
+		m.Range(func(_, v any) bool { n += *(v.(*int64)); return true })
+		return n
+	}
+	assert.LessOrEqual(t, total(&ruleRequests), int64(4), "one lookup per rule")
+	assert.LessOrEqual(t, total(&sourceRequests), int64(2*buildWorkers), "the lists are looked up once per worker at most")
+}
