@@ -3,6 +3,7 @@ package detections
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -15,12 +16,29 @@ import (
 // the OpenCTI platform.
 var stixNamespace = uuid.MustParse("00abedb4-aa42-466c-9c01-fed23315a9b7")
 
-// pyLowerCaser reproduces Python's str.lower(): full Unicode case mapping ("İ" → "i̇",
-// final sigma), which strings.ToLower does not do.
-var pyLowerCaser = cases.Lower(language.Und)
+// lowerCasers reproduce Python's str.lower(): full Unicode case mapping ("İ" → "i̇", final
+// sigma), which strings.ToLower does not do. A Caser is stateful, hence one per goroutine.
+var lowerCasers = sync.Pool{New: func() any { c := cases.Lower(language.Und); return &c }}
 
 // pyLower is Python's str.lower().
-func pyLower(s string) string { return pyLowerCaser.String(s) }
+func pyLower(s string) string {
+	if isLowerASCII(s) {
+		return s
+	}
+	c := lowerCasers.Get().(*cases.Caser)
+	defer lowerCasers.Put(c)
+	return c.String(s)
+}
+
+// isLowerASCII reports whether lower-casing cannot change s (the common case for ids).
+func isLowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b >= utf8.RuneSelf || (b >= 'A' && b <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
 
 // pyStrip is Python's str.strip(): unicode.IsSpace plus U+001C..U+001F, which Python treats as
 // whitespace too.

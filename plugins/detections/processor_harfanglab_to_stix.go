@@ -145,16 +145,48 @@ func newHarfangLabToSTIX(conf *service.ParsedConfig, mgr *service.Resources) (*h
 	return p, nil
 }
 
-// inputDocument is the body written by the harfanglab_alerts input.
+// inputDocument is the body written by the harfanglab_alerts input. Fields are decoded
+// loosely so that one malformed part (a rule that is not an object, a threat alert that is a
+// string) is reported and skipped instead of rejecting the whole message.
 type inputDocument struct {
-	Kind         string           `json:"kind"`
-	Alert        map[string]any   `json:"alert"`
-	Rule         map[string]any   `json:"rule"`
-	RuleType     string           `json:"rule_type"`
-	IndicatorIDs []string         `json:"indicator_ids"`
-	Threat       map[string]any   `json:"threat"`
-	Alerts       []map[string]any `json:"alerts"`
-	Notes        []map[string]any `json:"notes"`
+	Kind         string
+	Alert        map[string]any
+	Rule         map[string]any
+	RuleType     string
+	IndicatorIDs []string
+	Threat       map[string]any
+	Alerts       []map[string]any
+	Notes        []map[string]any
+}
+
+func decodeInput(raw []byte, warn func(string)) (inputDocument, error) {
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return inputDocument{}, fmt.Errorf("the body is not a harfanglab_alerts JSON document: %w", err)
+	}
+	d := inputDocument{Kind: str(m, "kind"), RuleType: str(m, "rule_type")}
+	d.Alert, _ = m["alert"].(map[string]any)
+	d.Threat, _ = m["threat"].(map[string]any)
+	if r, ok := m["rule"].(map[string]any); ok {
+		d.Rule = r
+	} else if m["rule"] != nil {
+		warn("the rule is not a JSON object: ignored")
+	}
+	d.IndicatorIDs = strs(m, "indicator_ids")
+	objects := func(key string) []map[string]any {
+		l, _ := m[key].([]any)
+		out := make([]map[string]any, 0, len(l))
+		for i, e := range l {
+			if o, ok := e.(map[string]any); ok {
+				out = append(out, o)
+			} else {
+				warn(fmt.Sprintf("%s[%d] is not a JSON object: ignored", key, i))
+			}
+		}
+		return out
+	}
+	d.Alerts, d.Notes = objects("alerts"), objects("notes")
+	return d, nil
 }
 
 // Process converts one message. A conversion failure is returned as the message's error.
@@ -190,11 +222,11 @@ func (p *harfangLabToSTIX) fail(err error) error {
 // convert turns one input body into a bundle. skipped names the kind when the configuration
 // turns that kind off.
 func (p *harfangLabToSTIX) convert(raw []byte, metaKind string) (body []byte, warnings []string, skipped string, err error) {
-	var doc inputDocument
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, nil, "", fmt.Errorf("the body is not a harfanglab_alerts document: %w", err)
-	}
 	warn := func(w string) { warnings = append(warnings, w) }
+	doc, err := decodeInput(raw, warn)
+	if err != nil {
+		return nil, nil, "", err
+	}
 	kind := firstNonEmpty(doc.Kind, metaKind)
 	b := newBundle()
 	var seed string

@@ -414,3 +414,56 @@ func BenchmarkHarfangLabToSTIXAlert(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
 }
+
+func TestMalformedPartsAreSkipped(t *testing.T) {
+	p := newTestProcessor(t, "")
+	body := `{"kind":"threat","threat":{"id":1,"slug":"s","creation_date":"2024-01-01T00:00:00Z","top_agents":"x"},
+ "alerts":["oops",` + sigmaAlert + `],"notes":[{"content":""},7]}`
+	b, warnings := convertOK(t, p, body)
+	assert.Len(t, b.ofType("incident"), 1)
+	assert.Len(t, warnings, 4, strings.Join(warnings, "\n"))
+	b, warnings = convertOK(t, p, `{"kind":"alert","rule":"x","indicator_ids":[1,"indicator--00000000-0000-4000-8000-000000000000"],"alert":`+
+		`{"alert_time":"2024-01-01T00:00:00Z","agent":"h","process":[1],"tags":"attack.t1000"}}`)
+	assert.Len(t, b.ofType("incident"), 1)
+	assert.Len(t, b.ofType("sighting"), 1)
+	assert.NotEmpty(t, warnings)
+}
+
+func FuzzConvert(f *testing.F) {
+	f.Add([]byte(alertDoc(sigmaAlert, sigmaRule, "sigma")))
+	f.Add([]byte(alertDoc(yaraAlert, yaraRule, "yara", "indicator--x", "9a0b8f6e-3b7d-4c55-9f0e-2a1b3c4d5e6f")))
+	f.Add([]byte(`{"kind":"alert","rule_type":"ioc","alert":{"alert_time":"2024-01-01T00:00:00Z","msg":"ip_src=::1"}}`))
+	f.Add([]byte(`{"kind":"threat","threat":{"id":1,"creation_date":"2024-01-01T00:00:00Z"},"alerts":[` + sigmaAlert + `],"notes":[{"content":"n"}]}`))
+	conf, err := harfangLabToSTIXSpec().ParseYAML("", nil)
+	require.NoError(f, err)
+	p, err := newHarfangLabToSTIX(conf, service.MockResources())
+	require.NoError(f, err)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out, _, _, err := p.convert(body, "")
+		if err == nil && out != nil && !json.Valid(out) {
+			t.Fatalf("invalid JSON bundle for %q", body)
+		}
+	})
+}
+
+// TestConcurrentUse: Benthos runs one processor instance on several pipeline threads.
+func TestConcurrentUse(t *testing.T) {
+	p := newTestProcessor(t, "")
+	body := []byte(alertDoc(strings.Replace(sigmaAlert, `"hostname":"vm-windows"`, `"hostname":"HÔTE-İSTANBUL-ΟΔΟΣ"`, 1), sigmaRule, "sigma"))
+	want, _, _, err := p.convert(body, "")
+	require.NoError(t, err)
+	done := make(chan []byte)
+	for range 4 {
+		go func() {
+			var last []byte
+			for range 50 {
+				last, _, _, _ = p.convert(body, "")
+			}
+			done <- last
+		}()
+	}
+	for range 4 {
+		assert.Equal(t, string(want), string(<-done))
+	}
+	assert.Contains(t, string(want), IdentityID("hôte-i̇stanbul-οδος", "system"))
+}
