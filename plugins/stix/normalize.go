@@ -3,6 +3,7 @@ package stix
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -113,16 +114,27 @@ func normalizeDomain(v string) (string, error) {
 	if !utf8.ValidString(v) {
 		return "", bad("invalid UTF-8")
 	}
-	for label := range strings.SplitSeq(v, ".") {
-		if label == "" || len(label) > 63 {
-			return "", bad("empty or too long label")
-		}
-		for _, r := range label {
-			ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r >= 0x80 && r != utf8.RuneError
-			if !ok {
-				return "", bad("character " + string(r))
+	label := 0 // bytes in the current label
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '.':
+			if label == 0 {
+				return "", bad("empty label")
 			}
+			label = 0
+			continue
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c >= utf8.RuneSelf:
+			// non-ASCII bytes belong to letters of an internationalised name (UTF-8 checked above)
+		default:
+			return "", bad("character " + strconv.QuoteRune(rune(c)))
 		}
+		if label++; label > 63 {
+			return "", bad("label longer than 63 bytes")
+		}
+	}
+	if label == 0 {
+		return "", bad("empty label")
 	}
 	return v, nil
 }

@@ -172,13 +172,8 @@ func (p *stixToHarfangLab) Process(_ context.Context, msg *service.Message) (ser
 			p.mErrors.Incr(1, "invalid_change")
 			return nil, err
 		}
-		body, err := c.Encode()
-		if err != nil {
-			p.mErrors.Incr(1, "encode")
-			return nil, fmt.Errorf("encoding change for %s: %w", c.Owner, err)
-		}
 		m := msg.Copy()
-		m.SetBytes(body)
+		m.SetBytes(encodeChange(c))
 		m.MetaSet(metaOwner, c.Owner)
 		out = append(out, m)
 		p.mChanges.Incr(1, strconv.FormatBool(c.Live))

@@ -28,46 +28,42 @@ func patternIOCs(src string) ([]intel.IOC, error) {
 	var out []intel.IOC
 	var firstErr error
 	p.Observations(func(o *pattern.Observation) {
-		if firstErr != nil {
-			return
+		if firstErr == nil {
+			out, firstErr = appendIOCs(out, o.Expr)
 		}
-		iocs, err := comparisonIOCs(o.Expr)
-		if err != nil {
-			firstErr = err
-			return
-		}
-		out = append(out, iocs...)
 	})
 	if firstErr != nil {
 		return nil, firstErr
 	}
+	if len(out) == 0 {
+		return nil, nil
+	}
 	return dedupe(out), nil
 }
 
-func comparisonIOCs(e pattern.ComparisonExpr) ([]intel.IOC, error) {
+// appendIOCs appends the IOCs of a comparison expression to out.
+func appendIOCs(out []intel.IOC, e pattern.ComparisonExpr) ([]intel.IOC, error) {
+	var err error
 	switch n := e.(type) {
 	case *pattern.Comparison:
-		return leafIOCs(n)
+		return appendLeafIOCs(out, n)
 	case *pattern.ComparisonGroup:
-		return comparisonIOCs(n.Expr)
+		return appendIOCs(out, n.Expr)
 	case *pattern.ComparisonList:
-		var all []intel.IOC
+		start := len(out)
 		for _, t := range n.Terms {
-			iocs, err := comparisonIOCs(t)
-			if err != nil {
+			if out, err = appendIOCs(out, t); err != nil {
 				return nil, err
 			}
-			all = append(all, iocs...)
 		}
 		if n.Op == pattern.And {
-			all = hashOverName(all)
+			out = append(out[:start], hashOverName(out[start:])...)
 		}
-		return all, nil
 	}
-	return nil, nil
+	return out, nil
 }
 
-// hashOverName drops file names when a hash is in the same AND.
+// hashOverName drops file names when a hash is in the same AND (in place).
 func hashOverName(iocs []intel.IOC) []intel.IOC {
 	hasHash := false
 	for _, i := range iocs {
@@ -88,19 +84,21 @@ func hashOverName(iocs []intel.IOC) []intel.IOC {
 	return kept
 }
 
-func leafIOCs(c *pattern.Comparison) ([]intel.IOC, error) {
+func appendLeafIOCs(out []intel.IOC, c *pattern.Comparison) ([]intel.IOC, error) {
 	if c.Negated || c.Op != pattern.Equal && c.Op != pattern.In {
-		return nil, nil
+		return out, nil
 	}
 	kind, algorithm := pathKind(c.Path)
 	if kind == kindNone {
-		return nil, nil
+		return out, nil
 	}
 	values := c.Set
 	if c.Op == pattern.Equal {
 		values = []pattern.Literal{c.Value}
 	}
-	out := make([]intel.IOC, 0, len(values))
+	if len(out) == 0 {
+		out = make([]intel.IOC, 0, len(values))
+	}
 	for _, v := range values {
 		if v.Kind != pattern.StringLit {
 			return nil, fmt.Errorf("%s: %s takes a string, got %s %s", v.At, c.Path, v.Kind, clip(v.String()))

@@ -325,10 +325,10 @@ func (l *lexer) scanPrefixed(start Pos, prefix byte) (token, *SyntaxError) {
 	switch prefix {
 	case 'h':
 		t.lit = Literal{Kind: HexLit, At: start, Str: body}
-		t.lit.Bytes, msg = decodeHex(body)
+		msg = checkHex(body)
 	case 'b':
 		t.lit = Literal{Kind: BinaryLit, At: start, Str: body}
-		t.lit.Bytes, msg = decodeBinary(body)
+		msg = checkBinary(body)
 	default:
 		t.lit = Literal{Kind: TimestampLit, At: start}
 		t.lit.Time, msg = decodeTimestamp(body)

@@ -41,10 +41,21 @@ type Literal struct {
 	Int   int64
 	Float float64
 	Bool  bool
-	// Bytes is the decoded value of a hex or binary literal.
-	Bytes []byte
 	// Time is the instant of a timestamp literal, in UTC.
 	Time time.Time
+}
+
+// Bytes is the decoded value of a hex or binary literal (validated when parsed), nil for
+// other kinds.
+func (l Literal) Bytes() []byte {
+	var b []byte
+	switch l.Kind {
+	case HexLit:
+		b, _ = hex.DecodeString(l.Str)
+	case BinaryLit:
+		b, _ = base64.StdEncoding.DecodeString(l.Str)
+	}
+	return b
 }
 
 // String renders the literal in STIX syntax (strings quoted and escaped).
@@ -90,37 +101,38 @@ func writeQuoted(b *strings.Builder, s string) {
 	b.WriteByte('\'')
 }
 
-// decodeHex validates the body of h'...': an even number of hex digits.
-func decodeHex(body string) ([]byte, string) {
+// checkHex validates the body of h'...': an even number of hex digits.
+func checkHex(body string) string {
 	if len(body)%2 != 0 {
-		return nil, "hex literal needs an even number of hex digits"
+		return "hex literal needs an even number of hex digits"
 	}
-	out, err := hex.DecodeString(body)
-	if err != nil {
-		return nil, "hex literal may only hold hex digits"
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return "hex literal may only hold hex digits"
+		}
 	}
-	return out, ""
+	return ""
 }
 
-// decodeBinary validates the body of b'...': non-empty, padded standard base64.
-func decodeBinary(body string) ([]byte, string) {
+// checkBinary validates the body of b'...': non-empty, padded standard base64.
+func checkBinary(body string) string {
 	if body == "" {
-		return nil, "binary literal is empty"
+		return "binary literal is empty"
 	}
 	if len(body)%4 != 0 {
-		return nil, "binary literal must be padded base64 (length a multiple of 4)"
+		return "binary literal must be padded base64 (length a multiple of 4)"
 	}
 	for i := 0; i < len(body); i++ {
 		c := body[i]
 		if !isBase64Char(c) && (c != '=' || i < len(body)-2) {
-			return nil, "binary literal may only hold base64 characters"
+			return "binary literal may only hold base64 characters"
 		}
 	}
-	out, err := base64.StdEncoding.Strict().DecodeString(body)
-	if err != nil {
-		return nil, "binary literal is not valid base64"
+	if _, err := base64.StdEncoding.Strict().DecodeString(body); err != nil {
+		return "binary literal is not valid base64"
 	}
-	return out, ""
+	return ""
 }
 
 func isBase64Char(c byte) bool {

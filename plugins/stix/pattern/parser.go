@@ -253,21 +253,38 @@ func (p *parser) literal(what string, orderable bool) Literal {
 }
 
 // setLiteral: '(' ')' | '(' primitiveLiteral (',' primitiveLiteral)* ')'
+//
+// Sets can hold hundreds of thousands of values: they are gathered in fixed-size chunks and
+// copied once into a slice of the exact size, rather than regrown and copied repeatedly.
 func (p *parser) parseSet() []Literal {
 	p.expect(tLParen, "'(' to start the IN set")
-	set := []Literal{}
 	if p.tok.kind == tRParen {
 		p.advance()
-		return set
+		return []Literal{}
 	}
+	const chunkSize = 256
+	var full [][]Literal
+	chunk := make([]Literal, 0, 16)
 	for {
-		set = append(set, p.literal("a value in the IN set", false))
+		if len(chunk) == cap(chunk) && len(chunk) >= chunkSize {
+			full = append(full, chunk)
+			chunk = make([]Literal, 0, chunkSize)
+		}
+		chunk = append(chunk, p.literal("a value in the IN set", false))
 		if p.tok.kind == tRParen {
 			p.advance()
-			return set
+			break
 		}
 		p.expect(tComma, "',' or ')' in the IN set")
 	}
+	if full == nil {
+		return chunk
+	}
+	set := make([]Literal, 0, len(full)*chunkSize+len(chunk))
+	for _, c := range full {
+		set = append(set, c...)
+	}
+	return append(set, chunk...)
 }
 
 // objectPath: objectType ':' firstPathComponent ('.' key | '[' index ']')*

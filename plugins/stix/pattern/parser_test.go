@@ -250,6 +250,35 @@ func TestObservationsWalk(t *testing.T) {
 	assert.Equal(t, []string{"[a:b = 1]", "[a:b = 2]", "[a:b = 3]", "[a:b = 4]"}, got)
 }
 
+func TestLiteralBytes(t *testing.T) {
+	tests := map[string][]byte{
+		`h'ffd8'`: {0xff, 0xd8}, `h'AbCd'`: {0xab, 0xcd}, `h''`: {},
+		`b'AQIDBA=='`: {1, 2, 3, 4}, `b'AQID'`: {1, 2, 3}, `b'AQIDBAU='`: {1, 2, 3, 4, 5},
+		`'AQID'`: nil, `12`: nil,
+	}
+	for src, want := range tests {
+		c := firstComparison(t, "[x:y = "+src+"]")
+		assert.Equal(t, want, c.Value.Bytes(), src)
+	}
+}
+
+func TestLargeSet(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[x:y IN (")
+	for i := range 10000 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%d", i)
+	}
+	b.WriteString(")]")
+	c := firstComparison(t, b.String())
+	require.Len(t, c.Set, 10000)
+	for i, l := range c.Set {
+		require.Equal(t, int64(i), l.Int)
+	}
+}
+
 func TestLiteralRoundTrip(t *testing.T) {
 	ts := func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339Nano, s)
@@ -277,12 +306,12 @@ func TestLiteralRoundTrip(t *testing.T) {
 		{`001.5`, Literal{Kind: FloatLit, Float: 1.5}},
 		{`true`, Literal{Kind: BoolLit, Bool: true}},
 		{`false`, Literal{Kind: BoolLit, Bool: false}},
-		{`h'ffd8'`, Literal{Kind: HexLit, Str: "ffd8", Bytes: []byte{0xff, 0xd8}}},
-		{`h'AbCd'`, Literal{Kind: HexLit, Str: "AbCd", Bytes: []byte{0xab, 0xcd}}},
-		{`h''`, Literal{Kind: HexLit, Str: "", Bytes: []byte{}}},
-		{`b'AQIDBA=='`, Literal{Kind: BinaryLit, Str: "AQIDBA==", Bytes: []byte{1, 2, 3, 4}}},
-		{`b'AQID'`, Literal{Kind: BinaryLit, Str: "AQID", Bytes: []byte{1, 2, 3}}},
-		{`b'AQIDBAU='`, Literal{Kind: BinaryLit, Str: "AQIDBAU=", Bytes: []byte{1, 2, 3, 4, 5}}},
+		{`h'ffd8'`, Literal{Kind: HexLit, Str: "ffd8"}},
+		{`h'AbCd'`, Literal{Kind: HexLit, Str: "AbCd"}},
+		{`h''`, Literal{Kind: HexLit, Str: ""}},
+		{`b'AQIDBA=='`, Literal{Kind: BinaryLit, Str: "AQIDBA=="}},
+		{`b'AQID'`, Literal{Kind: BinaryLit, Str: "AQID"}},
+		{`b'AQIDBAU='`, Literal{Kind: BinaryLit, Str: "AQIDBAU="}},
 		{`t'2016-06-01T00:00:00Z'`, Literal{Kind: TimestampLit, Time: ts("2016-06-01T00:00:00Z")}},
 		{`t'2016-06-01T12:34:56.789Z'`, Literal{Kind: TimestampLit, Time: ts("2016-06-01T12:34:56.789Z")}},
 		{`t'2020-02-29T23:59:59.000000001Z'`, Literal{Kind: TimestampLit, Time: ts("2020-02-29T23:59:59.000000001Z")}},
