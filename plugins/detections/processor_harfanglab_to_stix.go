@@ -54,8 +54,8 @@ alert messages are dropped; with `+"`create_case_incidents: false`"+` threat mes
 			service.NewStringField(htsFieldAuthorName).
 				Description("Name of the organization identity set as author (`created_by_ref`) of every object.").
 				Default("HarfangLab"),
-			service.NewStringEnumField(htsFieldMarking, markingNames()...).
-				Description("TLP marking set on every object.").
+			service.NewStringField(htsFieldMarking).
+				Description("TLP marking set on every object: one of `"+strings.Join(markingNames(), "`, `")+"` (case-insensitive; `TLP:WHITE` is `TLP:CLEAR`).").
 				Default("TLP:CLEAR"),
 			service.NewIntField(htsFieldDefaultScore).
 				Description("`x_opencti_score` (0-100) of indicators built from HarfangLab rules.").
@@ -108,7 +108,7 @@ func newHarfangLabToSTIX(conf *service.ParsedConfig, mgr *service.Resources) (*h
 		return nil, err
 	}
 	if strings.TrimSpace(author) == "" {
-		return nil, fmt.Errorf("field %s: the author name is empty", htsFieldAuthorName)
+		return nil, fmt.Errorf("field %s: the author name is empty (check CONNECTOR_NAME)", htsFieldAuthorName)
 	}
 	markingName, err := conf.FieldString(htsFieldMarking)
 	if err != nil {
@@ -116,14 +116,14 @@ func newHarfangLabToSTIX(conf *service.ParsedConfig, mgr *service.Resources) (*h
 	}
 	m, err := lookupMarking(markingName)
 	if err != nil {
-		return nil, fmt.Errorf("field %s: %w", htsFieldMarking, err)
+		return nil, fmt.Errorf("field %s: %w (check HARFANGLAB_DEFAULT_MARKINGS)", htsFieldMarking, err)
 	}
 	score, err := conf.FieldInt(htsFieldDefaultScore)
 	if err != nil {
 		return nil, err
 	}
 	if score < 0 || score > 100 {
-		return nil, fmt.Errorf("field %s: %d is outside 0-100", htsFieldDefaultScore, score)
+		return nil, fmt.Errorf("field %s: %d is outside 0-100 (check HARFANGLAB_DEFAULT_SCORE)", htsFieldDefaultScore, score)
 	}
 	p := &harfangLabToSTIX{log: mgr.Logger()}
 	if p.createIncidents, err = conf.FieldBool(htsFieldCreateIncidents); err != nil {

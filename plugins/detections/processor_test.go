@@ -382,14 +382,18 @@ func TestDeterministicOutputAndMetadataKind(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	for _, yaml := range []string{"marking: TLP:PURPLE\n", "default_score: 101\n", "author_name: ' '\n"} {
+	for yaml, variable := range map[string]string{
+		"marking: TLP:PURPLE\n": "HARFANGLAB_DEFAULT_MARKINGS", "default_score: 101\n": "HARFANGLAB_DEFAULT_SCORE",
+		"author_name: ' '\n": "CONNECTOR_NAME",
+	} {
 		conf, err := harfangLabToSTIXSpec().ParseYAML(yaml, nil)
-		if err != nil {
-			continue // rejected by the spec itself
-		}
+		require.NoError(t, err)
 		_, err = newHarfangLabToSTIX(conf, service.MockResources())
-		assert.Error(t, err, yaml)
+		require.Error(t, err, yaml)
+		assert.Contains(t, err.Error(), variable)
 	}
+	p := newTestProcessor(t, "marking: tlp:white\n")
+	assert.Equal(t, "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", p.conv.marking.id)
 	m, err := lookupMarking("tlp:amber+strict")
 	require.NoError(t, err)
 	assert.Equal(t, "marking-definition--826578e1-40ad-459f-bc73-ede076f81f37", m.id)
