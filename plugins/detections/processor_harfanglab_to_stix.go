@@ -189,8 +189,14 @@ func decodeInput(raw []byte, warn func(string)) (inputDocument, error) {
 	return d, nil
 }
 
-// Process converts one message. A conversion failure is returned as the message's error.
+// Process converts one message. A conversion failure is returned as the message's error. A
+// message that arrives flagged with an error (e.g. an alert the input could not decode) passes
+// through unchanged, so its original body and reason reach the dead-letter output.
 func (p *harfangLabToSTIX) Process(_ context.Context, msg *service.Message) (service.MessageBatch, error) {
+	if msg.GetError() != nil {
+		p.mSkipped.Incr(1, "errored")
+		return service.MessageBatch{msg}, nil
+	}
 	raw, err := msg.AsBytes()
 	if err != nil {
 		return nil, p.fail(fmt.Errorf("reading message: %w", err))

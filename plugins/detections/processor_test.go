@@ -3,6 +3,7 @@ package detections
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -470,4 +471,18 @@ func TestConcurrentUse(t *testing.T) {
 		assert.Equal(t, string(want), string(<-done))
 	}
 	assert.Contains(t, string(want), IdentityID("hôte-i̇stanbul-οδος", "system"))
+}
+
+func TestErroredMessagesPassThrough(t *testing.T) {
+	p := newTestProcessor(t, "")
+	body := alertDoc(sigmaAlert, sigmaRule, "sigma")
+	msg := service.NewMessage([]byte(body))
+	msg.SetError(errors.New("unusable HarfangLab alert x"))
+	batch, err := p.Process(context.Background(), msg)
+	require.NoError(t, err)
+	require.Len(t, batch, 1)
+	out, err := batch[0].AsBytes()
+	require.NoError(t, err)
+	assert.Equal(t, body, string(out), "the original body is kept for the dead letter")
+	assert.EqualError(t, batch[0].GetError(), "unusable HarfangLab alert x")
 }
