@@ -20,6 +20,7 @@ import (
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti/graphql"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/state"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/stix"
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/demo"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -31,5 +32,6 @@ func main() {
 		service.CLIOptSetBinaryName("opencti-harfanglab"),
 		service.CLIOptSetProductName("opencti-harfanglab"),
 		service.CLIOptSetEnvVarLookup(envcompat.Lookup),
+		service.CLIOptAddCommand(demo.Command()),
 	)
 }
