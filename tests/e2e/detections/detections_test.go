@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/harness"
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
@@ -292,4 +293,27 @@ func TestOpenCTIErrors(t *testing.T) {
 		assert.Nil(t, e.incidentFor(id))
 		assert.Zero(t, e.octi.BundlesPushed())
 	})
+}
+
+func TestHarfangLabFaultsAndKillsLoseNothing(t *testing.T) {
+	e := newEnv(t)
+	e.vars["HARFANGLAB_IMPORT_THREATS_AS_CASE_INCIDENTS"] = "false"
+	const n = 400
+	var ids []string
+	for i := range n {
+		id, _ := e.seed(hlsim.SampleKinds[i%len(hlsim.SampleKinds)], i)
+		ids = append(ids, id)
+	}
+	e.hl.Faults().Set(faults.Config{Rate429: 0.05, Rate5xx: 0.05, RateDrop: 0.03, Latency: 5 * time.Millisecond})
+	// Two SIGKILLs in the middle of the import, then a run to the end.
+	for range 2 {
+		p := e.start()
+		before := len(e.octi.ObjectsOfType("incident"))
+		p.Eventually(waitLong, func() bool { return len(e.octi.ObjectsOfType("incident")) > before }, "progress")
+		p.Kill()
+	}
+	p := e.start()
+	p.Eventually(3*waitLong, e.allIncidentsFor(ids), "every alert despite faults and kills")
+	assert.Len(t, e.octi.ObjectsOfType("incident"), n, "nothing duplicated")
+	assert.Positive(t, e.hl.Faults().Faulted(), "faults were injected")
 }
