@@ -3,6 +3,7 @@ package stix
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,8 +20,13 @@ import (
 // Through the engine: the registered processor, configured in YAML, splits a merge into two
 // changes, drops what concerns nothing, and flags an unparsable pattern so `catch` can route it.
 func TestPipelineThroughTheEngine(t *testing.T) {
-	b := service.NewStreamBuilder()
+	env := service.NewEnvironment()
+	metrics := &recordingMetrics{counts: map[string]int64{}}
+	require.NoError(t, env.RegisterMetricsExporter("recording", service.NewConfigSpec(),
+		func(*service.ParsedConfig, *service.Logger) (service.MetricsExporter, error) { return metrics, nil }))
+	b := env.NewStreamBuilder()
 	require.NoError(t, b.SetLoggerYAML(`level: none`))
+	require.NoError(t, b.SetMetricsYAML(`recording: {}`))
 	produce, err := b.AddProducerFunc()
 	require.NoError(t, err)
 	require.NoError(t, b.AddProcessorYAML(`stix_to_harfanglab: { rule_maturity: testing, block_min_score: 50 }`))
@@ -71,5 +77,67 @@ func TestPipelineThroughTheEngine(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "absorbed", source.Owner)
 	assert.False(t, source.Live)
+	assert.Equal(t, map[string]int64{
+		"stix_to_harfanglab_changes_total{live=true}":          1,
+		"stix_to_harfanglab_changes_total{live=false}":         1,
+		"stix_to_harfanglab_dropped_total{reason=object_type}": 1,
+		"stix_to_harfanglab_errors_total{reason=indicator}":    1,
+	}, metrics.snapshot("stix_to_harfanglab_"))
 	assert.JSONEq(t, `{"dead_letter": "event 4-0: indicator `+testInternalID+` (\"evil indicator\"): invalid STIX pattern: line 1:29: expected ']', found end of pattern"}`, got[2])
 }
+
+// recordingMetrics is a metrics exporter that counts counter increments by name and labels.
+type recordingMetrics struct {
+	mu     sync.Mutex
+	counts map[string]int64
+}
+
+func (r *recordingMetrics) NewCounterCtor(name string, labelKeys ...string) service.MetricsExporterCounterCtor {
+	return func(labelValues ...string) service.MetricsExporterCounter {
+		pairs := make([]string, 0, len(labelKeys))
+		for i, k := range labelKeys {
+			if k != "label" && k != "path" { // added by the engine to every component metric
+				pairs = append(pairs, k+"="+labelValues[i])
+			}
+		}
+		return &recordingCounter{r: r, key: name + "{" + strings.Join(pairs, ",") + "}"}
+	}
+}
+
+func (r *recordingMetrics) NewTimerCtor(string, ...string) service.MetricsExporterTimerCtor {
+	return func(...string) service.MetricsExporterTimer { return noopMetric{} }
+}
+
+func (r *recordingMetrics) NewGaugeCtor(string, ...string) service.MetricsExporterGaugeCtor {
+	return func(...string) service.MetricsExporterGauge { return noopMetric{} }
+}
+
+func (r *recordingMetrics) Close(context.Context) error { return nil }
+
+func (r *recordingMetrics) snapshot(prefix string) map[string]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int64{}
+	for k, v := range r.counts {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+type recordingCounter struct {
+	r   *recordingMetrics
+	key string
+}
+
+func (c *recordingCounter) Incr(n int64) {
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
+	c.r.counts[c.key] += n
+}
+
+type noopMetric struct{}
+
+func (noopMetric) Timing(int64) {}
+func (noopMetric) Set(int64)    {}
