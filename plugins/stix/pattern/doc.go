@@ -11,7 +11,7 @@
 // are skipped as the grammar does.
 //
 // It is strict where ANTLR's error recovery is lenient: any input outside the grammar is an
-// error that says where and why, e.g. "line 1:17: expected ']' , found end of pattern". Lines and
+// error that says where and why, e.g. "line 1:17: expected ']', found end of pattern". Lines and
 // columns are 1-based; columns count Unicode code points.
 //
 // Chains of the same boolean operator are flattened into one n-ary node (AND, OR and
