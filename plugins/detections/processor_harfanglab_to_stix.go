@@ -249,7 +249,7 @@ func (p *harfangLabToSTIX) convert(raw []byte, metaKind string) (body []byte, wa
 		if !p.createCaseIncidents {
 			return nil, nil, KindThreat, nil
 		}
-		if err := p.conv.addThreat(b, threatInput{Threat: doc.Threat, Alerts: doc.Alerts, Notes: doc.Notes}, warn); err != nil {
+		if err := p.conv.addThreat(b, threatInput{Threat: doc.Threat, Alerts: doc.Alerts, Notes: doc.Notes}, p.createIncidents, warn); err != nil {
 			return nil, warnings, "", err
 		}
 		seed = "harfanglab-threat:" + str(doc.Threat, "id")

@@ -486,3 +486,12 @@ func TestErroredMessagesPassThrough(t *testing.T) {
 	assert.Equal(t, body, string(out), "the original body is kept for the dead letter")
 	assert.EqualError(t, batch[0].GetError(), "unusable HarfangLab alert x")
 }
+
+func TestThreatWithoutIncidents(t *testing.T) {
+	p := newTestProcessor(t, "create_incidents: false\n")
+	body := `{"kind":"threat","threat":{"id":3,"slug":"s","creation_date":"2024-01-01T00:00:00Z","top_agents":[{"hostname":"h"}]},"alerts":[` + sigmaAlert + `]}`
+	b, _ := convertOK(t, p, body)
+	assert.Empty(t, b.ofType("incident"))
+	require.Len(t, b.ofType("case-incident"), 1)
+	assert.Equal(t, []any{IdentityID("h", "system"), ValueObservableID("hostname", "h")}, b.ofType("case-incident")[0]["object_refs"])
+}

@@ -19,8 +19,9 @@ type threatInput struct {
 }
 
 // addThreat converts a threat into a Case-Incident gathering the incidents of its alerts (built
-// here too, without sightings, so the bundle is self-consistent), its hosts, and its notes.
-func (c *converter) addThreat(b *bundle, in threatInput, warn func(string)) error {
+// here too, without sightings, so the bundle is self-consistent; left out when withIncidents is
+// false), its hosts, and its notes.
+func (c *converter) addThreat(b *bundle, in threatInput, withIncidents bool, warn func(string)) error {
 	t := in.Threat
 	if t == nil {
 		return fmt.Errorf("the message has no threat object")
@@ -55,6 +56,9 @@ func (c *converter) addThreat(b *bundle, in threatInput, warn func(string)) erro
 		warn(fmt.Sprintf("threat %s: no top agent: the case names no host", label))
 	}
 	for i, a := range in.Alerts {
+		if !withIncidents {
+			break
+		}
 		res, err := c.addAlert(b, alertInput{Alert: a}, false, warn)
 		if err != nil {
 			warn(fmt.Sprintf("threat %s: alert %d left out: %v", label, i, err))
