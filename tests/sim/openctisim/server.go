@@ -65,6 +65,7 @@ func (s *Server) URL() string { return s.url }
 
 // Close stops the server.
 func (s *Server) Close() error {
+	s.stopStreams() // open event streams never end by themselves; Shutdown would wait forever
 	if s.httpSrv == nil {
 		return nil
 	}

@@ -1,0 +1,40 @@
+package opencti
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// cursorState is what the checkpoint cache holds. It has the shape pycti keeps in the
+// connector state, so a cursor can be moved between the two by hand.
+type cursorState struct {
+	// StartFrom is the last position whose events (and every earlier one) were acknowledged.
+	StartFrom string `json:"start_from"`
+	// RecoverUntil is the end of the first-run snapshot: while StartFrom is before it, a
+	// reconnect asks for the snapshot again from StartFrom (a crash in mid-snapshot resumes it).
+	RecoverUntil string `json:"recover_until,omitempty"`
+}
+
+func (c cursorState) encode() []byte {
+	b, _ := json.Marshal(c)
+	return b
+}
+
+// decodeCursor reads a stored cursor: the JSON above, or a bare stream id.
+func decodeCursor(b []byte) (cursorState, error) {
+	s := strings.TrimSpace(string(b))
+	if id, ok := parseEventID(s); ok {
+		return cursorState{StartFrom: id.String()}, nil
+	}
+	var c cursorState
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return cursorState{}, fmt.Errorf("decoding stored cursor: %w", err)
+	}
+	if c.StartFrom != "" {
+		if _, ok := parseEventID(c.StartFrom); !ok {
+			return cursorState{}, fmt.Errorf("stored cursor start_from %q is not a stream id", c.StartFrom)
+		}
+	}
+	return c, nil
+}
