@@ -17,6 +17,7 @@ import (
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/envcompat"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab/alerts"
+	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti/graphql"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/state"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/stix"
