@@ -335,3 +335,39 @@ func TestLiteralRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// Long flat chains build one n-ary node (no deep recursion anywhere); nesting is fine up to the
+// limit.
+func TestLargePatterns(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range 100000 {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		fmt.Fprintf(&b, "domain-name:value = 'h%d.example.com'", i)
+	}
+	b.WriteString("]")
+	for i := range 50000 {
+		fmt.Fprintf(&b, " FOLLOWEDBY [ipv4-addr:value = '10.0.%d.%d']", i/256%256, i%256)
+	}
+	p, err := Parse(b.String())
+	require.NoError(t, err)
+	list := p.Root.(*ObservationList)
+	assert.Equal(t, FollowedBy, list.Op)
+	assert.Len(t, list.Terms, 50001)
+	assert.Len(t, list.Terms[0].(*Observation).Expr.(*ComparisonList).Terms, 100000)
+	n := 0
+	p.Observations(func(*Observation) { n++ })
+	assert.Equal(t, 50001, n)
+	assert.Equal(t, b.String(), p.String())
+
+	nested := strings.Repeat("(", maxDepth) + "[a:b = 1]" + strings.Repeat(")", maxDepth)
+	_, err = Parse(nested)
+	require.NoError(t, err)
+	nested = "[" + strings.Repeat("(", maxDepth) + "a:b = 1" + strings.Repeat(")", maxDepth) + "]"
+	_, err = Parse(nested)
+	require.NoError(t, err)
+	_, err = Parse("[" + strings.Repeat("(", maxDepth+1) + "a:b = 1" + strings.Repeat(")", maxDepth+1) + "]")
+	require.ErrorContains(t, err, "parentheses nested too deeply")
+}
