@@ -202,23 +202,28 @@ func (c *Client) Delete(ctx context.Context, path string) error {
 	return c.do(ctx, http.MethodDelete, c.resolve(path, nil), nil, nil)
 }
 
-// page is a DRF limit/offset list answer.
-type page struct {
-	Count   int               `json:"count"`
-	Next    *string           `json:"next"`
-	Results []json.RawMessage `json:"results"`
+// pageOf is a DRF limit/offset list answer.
+type pageOf[T any] struct {
+	Count   int     `json:"count"`
+	Next    *string `json:"next"`
+	Results []T     `json:"results"`
 }
 
 // List calls each for every element of a DRF list, following `next` (relative or absolute, on
-// the same host only) until the last page. A `limit` is always sent. The next page is fetched
-// while each runs over the current one.
+// the same host only) until the last page. A `limit` is always sent.
 func (c *Client) List(ctx context.Context, path string, q url.Values, each func(json.RawMessage) error) error {
+	return ListOf(ctx, c, path, q, each)
+}
+
+// ListOf is List decoding each element into T as part of its page (one pass over the JSON).
+// The next page is fetched while each runs over the current one.
+func ListOf[T any](ctx context.Context, c *Client, path string, q url.Values, each func(T) error) error {
 	q = cloneValues(q)
 	if q.Get("limit") == "" {
 		q.Set("limit", strconv.Itoa(DefaultPageSize))
 	}
 	type fetched struct {
-		p   page
+		p   pageOf[T]
 		err error
 	}
 	fetch := func(u *url.URL) <-chan fetched {

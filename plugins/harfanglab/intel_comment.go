@@ -128,8 +128,27 @@ func parseComment(s string) (o owners, ours bool) {
 		}
 		raw = []byte(strings.TrimSpace(inner))
 	}
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, false
+	}
+	// Fast path: the format this connector writes decodes in one typed pass.
+	var typed struct {
+		IndicatorIDs       []string                `json:"indicator_ids"`
+		IndicatorScore     *float64                `json:"indicator_score"`
+		IndicatorPlatforms []string                `json:"indicator_platforms"`
+		Claims             map[string]*ownerRecord `json:"claims"`
+	}
+	if json.Unmarshal(raw, &typed) == nil && typed.IndicatorIDs != nil {
+		o = make(owners, len(typed.IndicatorIDs))
+		for _, id := range typed.IndicatorIDs {
+			if id != "" {
+				o[id] = normalizeRecord(typed.Claims[id], typed.IndicatorScore, typed.IndicatorPlatforms)
+			}
+		}
+		return o, true
+	}
 	var doc map[string]json.RawMessage
-	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &doc) != nil {
+	if json.Unmarshal(raw, &doc) != nil {
 		return nil, false
 	}
 	var ids []string
@@ -152,11 +171,10 @@ func parseComment(s string) (o owners, ours bool) {
 	}
 	var claims map[string]json.RawMessage
 	_ = json.Unmarshal(doc["claims"], &claims)
-	var score *int
+	var score *float64
 	var s64 float64
 	if json.Unmarshal(doc["indicator_score"], &s64) == nil {
-		v := int(s64)
-		score = &v
+		score = &s64
 	}
 	var platforms []string
 	_ = json.Unmarshal(doc["indicator_platforms"], &platforms)
@@ -165,22 +183,30 @@ func parseComment(s string) (o owners, ours bool) {
 	for _, id := range ids {
 		rec := &ownerRecord{}
 		if rawRec, ok := claims[id]; !ok || json.Unmarshal(rawRec, rec) != nil {
-			rec = &ownerRecord{}
+			rec = nil
 		}
-		rec.Via = slices.DeleteFunc(rec.Via, func(v string) bool { return v == "" })
-		if len(rec.Via) == 0 {
-			// Older connectors only knew the indicator's own pattern.
-			rec.Via = []string{intel.ViaPattern}
-		}
-		sort.Strings(rec.Via)
-		if rec.Score == nil && score != nil {
-			v := *score
-			rec.Score = &v
-		}
-		if rec.Platforms == nil {
-			rec.Platforms = slices.Clone(platforms)
-		}
-		o[id] = rec
+		o[id] = normalizeRecord(rec, score, platforms)
 	}
 	return o, true
+}
+
+// normalizeRecord completes an owner record. An owner without one (a comment of the older
+// connectors) takes the comment's top-level score and platforms; a recorded one is kept as is,
+// so reading and writing back a comment of ours changes nothing.
+func normalizeRecord(rec *ownerRecord, score *float64, platforms []string) *ownerRecord {
+	if rec == nil {
+		rec = &ownerRecord{Platforms: slices.Clone(platforms)}
+		if score != nil {
+			v := int(*score)
+			rec.Score = &v
+		}
+	}
+	rec.Via = slices.DeleteFunc(rec.Via, func(v string) bool { return v == "" })
+	if len(rec.Via) == 0 {
+		// Older connectors only knew the indicator's own pattern.
+		rec.Via = []string{intel.ViaPattern}
+	}
+	sort.Strings(rec.Via)
+	rec.Via = slices.Compact(rec.Via)
+	return rec
 }

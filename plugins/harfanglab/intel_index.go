@@ -219,11 +219,7 @@ func findSource(ctx context.Context, c *Client, path, name string) (string, erro
 
 // loadIOCs fills the index with every IOC rule of the IOC list.
 func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err error) {
-	err = c.List(ctx, pathIOCRule, url.Values{"source_id": {ix.iocSource}}, func(raw json.RawMessage) error {
-		var r iocRule
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return fmt.Errorf("decoding IOC rule: %w", err)
-		}
+	err = ListOf(ctx, c, pathIOCRule, url.Values{"source_id": {ix.iocSource}}, func(r iocRule) error {
 		k := iocKey{r.Type, r.Value}
 		e := &iocEntry{key: k}
 		e.load(r)
@@ -256,11 +252,7 @@ func (ix *index) ownerNoLock(id string) *ownerState {
 // loadRules fills the index with the Sigma rules or YARA files of one list; entries whose name
 // carries no owner suffix are someone else's and are ignored.
 func (ix *index) loadRules(ctx context.Context, c *Client, kind, path, sourceID string) (foreign int, err error) {
-	err = c.List(ctx, path, url.Values{"source_id": {sourceID}}, func(raw json.RawMessage) error {
-		var r ruleObject
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return fmt.Errorf("decoding %s rule: %w", kind, err)
-		}
+	err = ListOf(ctx, c, path, url.Values{"source_id": {sourceID}}, func(r ruleObject) error {
 		m := ruleOwnerRe.FindStringSubmatch(r.Name)
 		if m == nil {
 			foreign++
