@@ -71,6 +71,7 @@ func TestLifecycle(t *testing.T) {
 	e.proc.Eventually(waitLong, func() bool { return e.iocs()["http://expiring.example/x?a=1&b=2"] == "enabled ind-C" }, "expiring IOC not created: %v", lazy(e.iocs))
 	e.eventuallyIOCs(map[string]string{"7.7.7.8": "enabled ind-A", "seven.com": "enabled ind-A,ind-B"}, "expiry")
 	assert.Less(t, time.Since(soon), 60*time.Second)
+	assert.GreaterOrEqual(t, metricSum(e.addr, "harfanglab_intel_expired_total"), 1.0, "expiry is counted")
 
 	// Sigma: rename and content change update the one rule in place.
 	s := newIndicator("Suspicious file", "sigma", sigmaRule)
@@ -109,6 +110,8 @@ func TestLifecycle(t *testing.T) {
 	assert.Contains(t, dl[0], "stix_to_harfanglab")
 	assert.NotContains(t, strings.Join(dl, ""), hlToken)
 	assert.NotContains(t, e.proc.Logs(), hlToken)
+	assert.Positive(t, metricSum(e.addr, "harfanglab_intel_writes_total"))
+	assert.Zero(t, metricSum(e.addr, "harfanglab_intel_index_entries"), "nothing left in the lists")
 }
 
 // TestDisableInsteadOfDelete runs with HARFANGLAB_REMOVE_INDICATOR=false.
