@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,12 +94,16 @@ func TestDetectionsEndToEnd(t *testing.T) {
 		"HARFANGLAB_IMPORT_THREATS_AS_CASE_INCIDENTS": "false",
 		"STATE_DIR": t.TempDir(), "HTTP_ADDRESS": addr, "LOG_LEVEL": "WARN",
 	}
+	pipeline := harness.Pipeline("harfanglab-to-opencti.yaml")
+	if os.Getenv("BENCH_TUNED") != "" {
+		pipeline = tunedPipeline(t, pipeline)
+	}
 	harness.Binary(t) // build outside the measurement
 	start := time.Now()
 	p := harness.Start(t, vars, "streams", "--no-api",
 		"-o", harness.Pipeline("observability.yaml"),
 		"-r", harness.Pipeline("resources.yaml"),
-		harness.Pipeline("harfanglab-to-opencti.yaml"))
+		pipeline)
 	p.Eventually(15*time.Minute, func() bool { return octi.BundlesPushed() >= n }, "%d bundles pushed", n)
 	elapsed := time.Since(start)
 	p.Stop()
@@ -107,6 +113,20 @@ func TestDetectionsEndToEnd(t *testing.T) {
 		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), latency)
 	t.Logf("requests per alert: HarfangLab %.3f (%d), OpenCTI %.3f (%d)",
 		float64(hlReq)/float64(n), hlReq, float64(octiReq)/float64(n), octiReq)
+}
+
+// tunedPipeline writes a copy of the pipeline whose opencti output batches 100 bundles per work
+// with 16 batches in flight (BENCH_TUNED=1), to compare with the shipped settings.
+func tunedPipeline(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	const anchor = "                connector_name: ${CONNECTOR_NAME:HarfangLab}\n"
+	require.Contains(t, string(b), anchor)
+	tuned := strings.Replace(string(b), anchor, anchor+
+		"                max_in_flight: 16\n                batching:\n                  count: 100\n                  period: 200ms\n", 1)
+	out := filepath.Join(t.TempDir(), "harfanglab-to-opencti.yaml")
+	require.NoError(t, os.WriteFile(out, []byte(tuned), 0o600))
+	return out
 }
 
 func TestAlertsInputAlone(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,6 +167,10 @@ func TestEveryAlertTypeBecomesAnIncidentWithASighting(t *testing.T) {
 		}
 	}
 	assert.GreaterOrEqual(t, len(sightings), len(ids), "one sighting per alert")
+	for _, metric := range []string{"harfanglab_alerts_total", "harfanglab_alerts_polls_total", "harfanglab_alerts_rule_lookups_total"} {
+		assert.Positive(t, metricSum(t, e.addr, metric), "metric %s exported and counting", metric)
+	}
+	assert.Equal(t, float64(len(ids)), metricSum(t, e.addr, "harfanglab_alerts_total"))
 	assert.NotContains(t, p.Logs(), hlToken)
 	assert.NotContains(t, p.Logs(), octiToken)
 }
@@ -316,4 +322,25 @@ func TestHarfangLabFaultsAndKillsLoseNothing(t *testing.T) {
 	p.Eventually(3*waitLong, e.allIncidentsFor(ids), "every alert despite faults and kills")
 	assert.Len(t, e.octi.ObjectsOfType("incident"), n, "nothing duplicated")
 	assert.Positive(t, e.hl.Faults().Faulted(), "faults were injected")
+}
+
+// metricSum adds up every sample of one metric (all label sets) on /metrics.
+func metricSum(t *testing.T, addr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var sum float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscanf(line[strings.LastIndex(line, " ")+1:], "%g", &v); err == nil {
+			sum += v
+		}
+	}
+	return sum
 }
