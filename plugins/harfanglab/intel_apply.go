@@ -295,7 +295,8 @@ func (o *intelOutput) applyValue(ctx context.Context, ix *index, k iocKey, owner
 	}
 	for range 4 {
 		if e.foreign {
-			if wanted {
+			if wanted && !e.conflictLogged {
+				e.conflictLogged = true // once per entry and process: replays must not flood the log
 				o.m.conflicts.Incr(1)
 				o.log.Warnf("HarfangLab already holds %s in list %q with a comment that is not ours: left untouched (owner %s)", k, o.sourceListName, owner)
 			}

@@ -44,7 +44,9 @@ type iocEntry struct {
 	hlStatus    string
 	comment     string
 	foreign     bool // the comment is not ours: never modify or delete
-	owners      owners
+	// conflictLogged records that a change wanting this foreign entry was reported.
+	conflictLogged bool
+	owners         owners
 }
 
 // iocRule is the IOCRule object as HarfangLab serialises it (fields the output uses).
