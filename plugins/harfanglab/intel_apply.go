@@ -96,7 +96,11 @@ func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, exp
 	aliases := o.aliases(ix, c)
 	var errs []error
 	for _, up := range updates {
-		if err := o.applyClaim(ctx, ix, s, up, aliases); err != nil {
+		var upAliases []string
+		if up.via == intel.ViaPattern {
+			upAliases = aliases
+		}
+		if err := o.applyClaim(ctx, ix, s, up, upAliases); err != nil {
 			errs = append(errs, err)
 		}
 	}
