@@ -98,6 +98,10 @@ func TestLifecycle(t *testing.T) {
 	// A pattern that does not parse is dead-lettered with its reason; the stream goes on.
 	bad := newIndicator("bad", "stix", "[ipv4-addr:value = ")
 	e.publish("create", bad.data(), nil)
+	// So is a change HarfangLab refuses for good (a YARA file it cannot compile).
+	refused := newIndicator("refused", "yara", "this is not yara")
+	refused.internal = "ind-R"
+	e.publish("create", refused.data(), nil)
 
 	// Deletes.
 	e.publish("delete", a.data(), nil)
@@ -105,10 +109,12 @@ func TestLifecycle(t *testing.T) {
 	e.publish("delete", s.data(), nil)
 	e.eventuallyIOCs(map[string]string{}, "deletes")
 	e.eventuallyRules(map[string]string{}, "sigma delete")
-	dl := e.deadLetters()
-	require.Len(t, dl, 1, "the unparsable pattern")
-	assert.Contains(t, dl[0], "stix_to_harfanglab")
-	assert.NotContains(t, strings.Join(dl, ""), hlToken)
+	e.proc.Eventually(waitLong, func() bool { return len(e.deadLetters()) == 2 }, "dead letters: %v", e.deadLetters())
+	dl := strings.Join(e.deadLetters(), "\n")
+	assert.Contains(t, dl, `"stage":"stix_to_harfanglab"`, "the unparsable pattern")
+	assert.Contains(t, dl, `"stage":"harfanglab_intel"`, "the refused YARA file")
+	assert.Contains(t, dl, "refused yara rule", "HarfangLab's reason is kept")
+	assert.NotContains(t, dl, hlToken)
 	assert.NotContains(t, e.proc.Logs(), hlToken)
 	assert.Positive(t, metricSum(e.addr, "harfanglab_intel_writes_total"))
 	assert.Zero(t, metricSum(e.addr, "harfanglab_intel_index_entries"), "nothing left in the lists")
