@@ -177,17 +177,10 @@ func (in *alertsInput) ackFunc(pa *pageAck, kind string, cp *checkpoint.Capped[s
 func (in *alertsInput) alertMessage(ctx context.Context, it listItem) *service.Message {
 	body := alertMessage{Kind: kindAlert, Alert: it.raw, IndicatorIDs: []string{}}
 	var fields alertFields
-	var status string
 	decodeErr := it.err
 	if decodeErr == nil {
-		var head struct {
-			Status string `json:"status"`
-		}
 		if err := json.Unmarshal(it.raw, &fields); err != nil {
 			decodeErr = fmt.Errorf("decoding alert fields: %w", err)
-		} else {
-			_ = json.Unmarshal(it.raw, &head)
-			status = head.Status
 		}
 	}
 	if decodeErr == nil {
@@ -221,8 +214,8 @@ func (in *alertsInput) alertMessage(ctx context.Context, it listItem) *service.M
 	if fields.Type != "" {
 		msg.MetaSetMut(metaAlertType, fields.Type)
 	}
-	if status != "" {
-		msg.MetaSetMut(metaStatus, status)
+	if fields.Status != "" {
+		msg.MetaSetMut(metaStatus, fields.Status)
 	}
 	if decodeErr != nil {
 		in.metrics.malformed.Incr(1, kindAlert)

@@ -489,5 +489,5 @@ func TestRuleLookupsAreCachedAndShared(t *testing.T) {
 		return n
 	}
 	assert.LessOrEqual(t, total(&ruleRequests), int64(4), "one lookup per rule")
-	assert.LessOrEqual(t, total(&sourceRequests), int64(2*buildWorkers), "the lists are looked up once per worker at most")
+	assert.LessOrEqual(t, total(&sourceRequests), int64(2), "the IOC and Sigma lists are looked up once each")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,8 +47,9 @@ type ruleMatch struct {
 	indicatorIDs []string
 }
 
-// alertFields are the fields of an alert that say which rule fired.
+// alertFields are the fields of an alert the input reads: which rule fired, and its status.
 type alertFields struct {
+	Status   string `json:"status"`
 	Type     string `json:"alert_type"`
 	RuleName string `json:"rule_name"`
 	Msg      string `json:"msg"`
@@ -75,7 +77,7 @@ type ruleResolver struct {
 
 type lookupCall struct {
 	done chan struct{}
-	m    ruleMatch
+	v    any
 	err  error
 }
 
@@ -117,39 +119,52 @@ func (r *ruleResolver) resolve(ctx context.Context, a alertFields) (string, rule
 	return "", ruleMatch{}, false, nil
 }
 
-// cached answers from the cache or runs lookup, once for concurrent callers of one key;
-// errors are not cached.
+// cached answers a rule lookup from the cache or runs it (see shared).
 func (r *ruleResolver) cached(ctx context.Context, key string, lookup func(context.Context) (ruleMatch, error)) (ruleMatch, bool, error) {
-	if v, ok := r.cache.get(key, r.now()); ok {
-		return v.(ruleMatch), true, nil
+	return shared(ctx, r, key, func(ctx context.Context) (ruleMatch, bool, error) {
+		m, err := lookup(ctx)
+		return m, m.rule != nil, err
+	})
+}
+
+// shared answers key from the cache or runs lookup, once for all concurrent callers of the key.
+// Found values are cached for ruleFoundTTL, absent ones for ruleNotFoundTTL, errors not at all.
+// hit tells whether no request was made for this caller.
+func shared[T any](ctx context.Context, r *ruleResolver, key string, lookup func(context.Context) (T, bool, error)) (v T, hit bool, err error) {
+	if cv, ok := r.cache.get(key, r.now()); ok {
+		return cv.(T), true, nil
 	}
 	r.inflightMu.Lock()
 	if c, ok := r.inflight[key]; ok {
 		r.inflightMu.Unlock()
 		select {
 		case <-c.done:
-			return c.m, true, c.err
+			if c.err != nil {
+				return v, true, c.err
+			}
+			return c.v.(T), true, nil
 		case <-ctx.Done():
-			return ruleMatch{}, false, ctx.Err()
+			return v, false, ctx.Err()
 		}
 	}
 	c := &lookupCall{done: make(chan struct{})}
 	r.inflight[key] = c
 	r.inflightMu.Unlock()
 
-	c.m, c.err = lookup(ctx)
-	if c.err == nil {
+	v, found, err := lookup(ctx)
+	c.v, c.err = v, err
+	if err == nil {
 		ttl := ruleFoundTTL
-		if c.m.rule == nil {
+		if !found {
 			ttl = ruleNotFoundTTL
 		}
-		r.cache.put(key, c.m, r.now().Add(ttl))
+		r.cache.put(key, v, r.now().Add(ttl))
 	}
 	r.inflightMu.Lock()
 	delete(r.inflight, key)
 	r.inflightMu.Unlock()
 	close(c.done)
-	return c.m, false, c.err
+	return v, false, err
 }
 
 // parseIOCMessage reads `<ioc type>=<value>` (also `<type> = <value>` and `<type>: <value>`)
@@ -214,7 +229,7 @@ type intelRule struct {
 }
 
 func (r *ruleResolver) list(ctx context.Context, path string, q url.Values) ([]intelRule, error) {
-	q.Set("limit", fmt.Sprint(lookupPageSize))
+	q.Set("limit", strconv.Itoa(lookupPageSize))
 	var page struct {
 		Results []json.RawMessage `json:"results"`
 	}
@@ -236,30 +251,25 @@ func (r *ruleResolver) list(ctx context.Context, path string, q url.Values) ([]i
 // sourceID is the id of the connector's own list of a kind ("" when it does not exist). Cached
 // like rules: it almost never changes.
 func (r *ruleResolver) sourceID(ctx context.Context, path string) (string, error) {
-	key := "source|" + path
-	now := r.now()
-	if v, ok := r.cache.get(key, now); ok {
-		return v.(string), nil
-	}
-	var page struct {
-		Results []struct {
-			ID   any    `json:"id"`
-			Name string `json:"name"`
-		} `json:"results"`
-	}
-	q := url.Values{"name__exact": {r.sourceName}, "limit": {fmt.Sprint(lookupPageSize)}}
-	if err := r.client.Get(ctx, path, q, &page); err != nil {
-		return "", err
-	}
-	id, ttl := "", ruleNotFoundTTL
-	for _, s := range page.Results {
-		if s.Name == r.sourceName && s.ID != nil {
-			id, ttl = fmt.Sprint(s.ID), ruleFoundTTL
-			break
+	id, _, err := shared(ctx, r, "source|"+path, func(ctx context.Context) (string, bool, error) {
+		var page struct {
+			Results []struct {
+				ID   any    `json:"id"`
+				Name string `json:"name"`
+			} `json:"results"`
 		}
-	}
-	r.cache.put(key, id, now.Add(ttl))
-	return id, nil
+		q := url.Values{"name__exact": {r.sourceName}, "limit": {strconv.Itoa(lookupPageSize)}}
+		if err := r.client.Get(ctx, path, q, &page); err != nil {
+			return "", false, err
+		}
+		for _, s := range page.Results {
+			if s.Name == r.sourceName && s.ID != nil {
+				return fmt.Sprint(s.ID), true, nil
+			}
+		}
+		return "", false, nil
+	})
+	return id, err
 }
 
 // pick prefers a rule of the connector's own list; only such a rule's comment is trusted to
