@@ -491,3 +491,36 @@ func TestRuleLookupsAreCachedAndShared(t *testing.T) {
 	assert.LessOrEqual(t, total(&ruleRequests), int64(4), "one lookup per rule")
 	assert.LessOrEqual(t, total(&sourceRequests), int64(2), "the IOC and Sigma lists are looked up once each")
 }
+
+func TestCursorFirstStartAndCorruptCursor(t *testing.T) {
+	_, url := newSim(t)
+	mgr := service.MockResources(service.MockResourcesOptAddCache("cursor"))
+	conf, err := inputSpec().ParseYAML(fmt.Sprintf("url: %s\ntoken: %s\ncheckpoint_cache: cursor\n", url, testToken), nil)
+	require.NoError(t, err)
+
+	// First start: the start (24 h ago) is persisted at once, so a restart keeps it.
+	in, err := newAlertsInput(conf, mgr)
+	require.NoError(t, err)
+	require.NoError(t, in.Connect(t.Context()))
+	var raw []byte
+	require.NoError(t, mgr.AccessCache(t.Context(), "cursor", func(c service.Cache) {
+		raw, err = c.Get(t.Context(), "harfanglab_alerts")
+	}))
+	require.NoError(t, err)
+	st, err := decodeCursor(raw)
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(-24*time.Hour), st.Alerts.Since, time.Minute)
+	require.NoError(t, in.Close(t.Context()))
+
+	// A cursor that is not ours stops Connect with an error naming the key.
+	require.NoError(t, mgr.AccessCache(t.Context(), "cursor", func(c service.Cache) {
+		err = c.Set(t.Context(), "harfanglab_alerts", []byte("garbage"), nil)
+	}))
+	require.NoError(t, err)
+	in2, err := newAlertsInput(conf, mgr)
+	require.NoError(t, err)
+	err = in2.Connect(t.Context())
+	require.ErrorContains(t, err, `cursor "harfanglab_alerts"`)
+	_, _, err = in2.Read(t.Context())
+	assert.ErrorIs(t, err, service.ErrNotConnected)
+}
