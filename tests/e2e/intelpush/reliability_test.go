@@ -155,15 +155,16 @@ func TestReplayWritesNothing(t *testing.T) {
 // sequential processing would leave them, with no duplicate and no dead letter.
 func TestFaultsAndKills(t *testing.T) {
 	e := newEnv(t)
-	e.hl.Faults().Set(faults.Config{Latency: 5 * time.Millisecond, Rate429: 0.05, Rate5xx: 0.05, RateDrop: 0.03, MaxConcurrent: 16})
+	e.hl.Faults().Set(faults.Config{Latency: 10 * time.Millisecond, Rate429: 0.05, Rate5xx: 0.05, RateDrop: 0.03, MaxConcurrent: 16})
 	w := newWorld(e)
 	e.start()
 	for cycle := range 3 {
 		w.round(cycle*40+1, cycle*40+41)
 		// Kill once part of the round has been written.
 		before := e.hl.WriteCount()
-		e.proc.Eventually(waitLong, func() bool { return e.hl.WriteCount() > before+10 }, "no progress in cycle %d", cycle)
+		e.proc.Eventually(waitLong, func() bool { return e.hl.WriteCount() > before+5 }, "no progress in cycle %d", cycle)
 		e.proc.Kill()
+		t.Logf("cycle %d: killed after %d writes, %d IOCs of %d expected", cycle, e.hl.WriteCount(), len(e.hl.IOCs(listName)), len(w.iocs))
 		e.start()
 	}
 	e.eventuallyIOCs(w.iocs, "after kills")
