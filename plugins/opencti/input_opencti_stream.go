@@ -248,6 +248,7 @@ type streamInput struct {
 	position string // start position for the next (re)connect
 	recover  string // RecoverUntil of the cursor; set once by loadCursor, before any goroutine reads it
 	reader   *streamReader
+	held     *frame // see Read; only touched by Read
 
 	commitMu  sync.Mutex
 	committed string // highest safe position reached (never moves backwards)
@@ -389,6 +390,15 @@ func (s *streamInput) Read(ctx context.Context) (*service.Message, service.AckFu
 	}
 	for {
 		var f frame
+		if s.held != nil {
+			// A frame taken from the reader but not tracked (Read was cancelled): it must
+			// not be lost, or a later position could be committed past it.
+			f, s.held = *s.held, nil
+			if msg, ack, done, err := s.handle(ctx, f); done {
+				return msg, ack, err
+			}
+			continue
+		}
 		select {
 		case f = <-r.frames:
 		case <-r.done:
@@ -401,17 +411,28 @@ func (s *streamInput) Read(ctx context.Context) (*service.Message, service.AckFu
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
 		}
-		switch f.event {
-		case "create", "update", "delete", "merge":
-			return s.message(ctx, f)
-		case "heartbeat", "connected":
-			if err := s.control(ctx, f); err != nil {
-				return nil, nil, err
-			}
-		default:
-			s.log.Debugf("opencti_stream: ignoring event %q", f.event)
+		if msg, ack, done, err := s.handle(ctx, f); done {
+			return msg, ack, err
 		}
 	}
+}
+
+// handle turns a frame into a message (done=true) or consumes a control frame. A frame that
+// could not be tracked is held for the next Read.
+func (s *streamInput) handle(ctx context.Context, f frame) (msg *service.Message, ack service.AckFunc, done bool, err error) {
+	switch f.event {
+	case "create", "update", "delete", "merge":
+		msg, ack, err = s.message(ctx, f)
+	case "heartbeat", "connected":
+		err = s.control(ctx, f)
+	default:
+		s.log.Debugf("opencti_stream: ignoring event %q", f.event)
+	}
+	if err != nil {
+		s.held = &f
+		return nil, nil, true, err
+	}
+	return msg, ack, msg != nil, nil
 }
 
 func (s *streamInput) message(ctx context.Context, f frame) (*service.Message, service.AckFunc, error) {
@@ -480,7 +501,10 @@ func (s *streamInput) control(ctx context.Context, f frame) error {
 	}
 	s.commitMu.Unlock()
 	if s.conf.flushInterval <= 0 {
-		return s.writeCursor(ctx)
+		// Not an error of this Read: the next acknowledgement or heartbeat writes again.
+		if err := s.writeCursor(ctx); err != nil {
+			s.log.Warnf("%v", err)
+		}
 	}
 	return nil
 }

@@ -147,3 +147,33 @@ func TestFirstRunAsksForSnapshotAndStoresIt(t *testing.T) {
 	// Stored before the first event, so a crash in mid-snapshot resumes the same snapshot.
 	assert.Equal(t, cursorState{StartFrom: "1718445600000-0", RecoverUntil: recoverUntil}, storedCursor(t, in))
 }
+
+// A Read cancelled while the checkpointer is full must not lose the frame it already took.
+func TestCancelledReadKeepsTheFrame(t *testing.T) {
+	sim := openctisim.New("tok")
+	url, err := sim.Start("")
+	require.NoError(t, err)
+	defer sim.Close()
+	sim.PublishWithID("live", "100-0", "create", []byte(`{"n":1}`))
+	sim.PublishWithID("live", "200-0", "create", []byte(`{"n":2}`))
+
+	in := newTestInput(t, "url: "+url+"\ntoken: tok\ncheckpoint_cache: cursor\ncheckpoint_limit: 1\n")
+	setCursor(t, in, "1-0")
+	ctx := context.Background()
+	require.NoError(t, in.Connect(ctx))
+	msg, ack, err := in.Read(ctx)
+	require.NoError(t, err)
+	b, _ := msg.AsBytes()
+	assert.JSONEq(t, `{"n":1}`, string(b))
+
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, _, err = in.Read(short)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "limit 1 reached: Read waits for the ack")
+
+	require.NoError(t, ack(ctx, nil))
+	msg, _, err = in.Read(ctx)
+	require.NoError(t, err)
+	b, _ = msg.AsBytes()
+	assert.JSONEq(t, `{"n":2}`, string(b))
+}
