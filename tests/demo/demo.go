@@ -105,6 +105,11 @@ func Run(ctx context.Context, out io.Writer, stateDir string) (Summary, error) {
 		defer os.RemoveAll(dir)
 		stateDir = dir
 	}
+	if err := os.MkdirAll(stateDir, 0o750); err != nil {
+		return sum, fmt.Errorf("creating the state folder: %w", err)
+	}
+	ctx, abort := context.WithCancel(ctx)
+	defer abort()
 	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 
 	octi, hl := openctisim.New(octiToken), hlsim.New(hlToken)
@@ -136,8 +141,11 @@ func Run(ctx context.Context, out io.Writer, stateDir string) (Summary, error) {
 	for _, ev := range seed.events {
 		octi.Publish("live", ev.event, ev.data)
 	}
+	for internal, stixID := range seed.internalIDs {
+		octi.AddIndicator(internal, stixID) // the platform knows its own indicators
+	}
 	say("\n▶ OpenCTI → HarfangLab: %d stream events (%d indicators, 1 based-on link, 1 invalid pattern)", len(seed.events), seed.indicators)
-	push, err := startPipeline(ctx, pipelines.OpenCTIToHarfangLab, env, logFile)
+	push, err := startPipeline(ctx, abort, out, pipelines.OpenCTIToHarfangLab, env, logFile)
 	if err != nil {
 		return sum, err
 	}
@@ -164,7 +172,7 @@ func Run(ctx context.Context, out io.Writer, stateDir string) (Summary, error) {
 	alerts, threats := seedAlerts(hl, seed)
 	sum.ExpectedAlerts, sum.ExpectedThreats = alerts, threats
 	say("\n▶ HarfangLab → OpenCTI: %d security events (sigma, yara, ioc ×5) and %d threat", alerts, threats)
-	pull, err := startPipeline(ctx, pipelines.HarfangLabToOpenCTI, env, logFile)
+	pull, err := startPipeline(ctx, abort, out, pipelines.HarfangLabToOpenCTI, env, logFile)
 	if err != nil {
 		_ = push.StopWithin(5 * time.Second)
 		return sum, err
@@ -184,7 +192,7 @@ func Run(ctx context.Context, out io.Writer, stateDir string) (Summary, error) {
 }
 
 // startPipeline runs one shipped stream file in this process with env as its environment.
-func startPipeline(ctx context.Context, yaml string, env map[string]string, logFile string) (*service.Stream, error) {
+func startPipeline(ctx context.Context, abort context.CancelFunc, out io.Writer, yaml string, env map[string]string, logFile string) (*service.Stream, error) {
 	b := service.NewStreamBuilder()
 	b.SetEnvVarLookupFunc(func(k string) (string, bool) {
 		if v, ok := env[k]; ok {
@@ -195,20 +203,26 @@ func startPipeline(ctx context.Context, yaml string, env map[string]string, logF
 		}
 		return "", false // never the caller's real settings
 	})
-	if err := b.SetLoggerYAML(fmt.Sprintf("level: INFO\nformat: logfmt\nfile:\n  path: %q\n  rotate: false\n", logFile)); err != nil {
-		return nil, err
+	// SetYAML replaces the whole configuration: resources are added after it.
+	if err := b.SetYAML(yaml); err != nil {
+		return nil, fmt.Errorf("demo pipeline: %w", err)
 	}
 	if err := b.AddResourcesYAML(pipelines.Resources); err != nil {
 		return nil, fmt.Errorf("demo resources: %w", err)
 	}
-	if err := b.SetYAML(yaml); err != nil {
-		return nil, fmt.Errorf("demo pipeline: %w", err)
+	if err := b.SetLoggerYAML(fmt.Sprintf("level: INFO\nformat: logfmt\nfile:\n  path: %q\n", logFile)); err != nil {
+		return nil, err
 	}
 	s, err := b.Build()
 	if err != nil {
 		return nil, fmt.Errorf("demo pipeline: %w", err)
 	}
-	go func() { _ = s.Run(ctx) }()
+	go func() {
+		if err := s.Run(ctx); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(out, "  pipeline stopped: %v\n", err)
+			abort()
+		}
+	}()
 	return s, nil
 }
 
@@ -326,6 +340,10 @@ func printSummary(out io.Writer, s Summary) {
 	}
 	fmt.Fprintln(out, "\nSummary")
 	for _, r := range rows {
+		if r[1] == "" {
+			fmt.Fprintf(out, "  %s\n", r[0])
+			continue
+		}
 		fmt.Fprintf(out, "  %-32s %s\n", r[0], r[1])
 	}
 	status := "complete"

@@ -21,7 +21,8 @@ type seeded struct {
 	firstValues   []string        // IOC values that must appear once the stream is read
 	finalIOCs     int             // enabled IOC rules at the end
 	dying         []string        // values of the indicators that stop being live
-	stixIDs       map[string]bool // STIX ids of the seeded indicators (what sightings must name)
+	stixIDs       map[string]bool   // STIX ids of the seeded indicators (what sightings must name)
+	internalIDs   map[string]string // internal id → STIX id, what OpenCTI knows of them
 	alerts        map[string]map[string]any
 }
 
@@ -29,7 +30,7 @@ type seeded struct {
 // second half fire on intelligence that came from OpenCTI), plus a compound pattern, a based-on
 // observable, an invalid pattern, a revoked and an expiring indicator.
 func seedIndicators(hl *hlsim.Server) seeded {
-	s := seeded{stixIDs: map[string]bool{}, alerts: map[string]map[string]any{}}
+	s := seeded{stixIDs: map[string]bool{}, internalIDs: map[string]string{}, alerts: map[string]map[string]any{}}
 	n := 0
 	add := func(ind openctisim.Indicator) openctisim.Indicator {
 		n++
@@ -39,6 +40,7 @@ func seedIndicators(hl *hlsim.Server) seeded {
 			ind.Score = 80
 		}
 		s.stixIDs[ind.StixID] = true
+		s.internalIDs[ind.InternalID] = ind.StixID
 		s.events = append(s.events, streamEvent{"create", openctisim.IndicatorEvent("create", ind, nil)})
 		s.indicators++
 		return ind
