@@ -18,9 +18,9 @@ type streamEvent struct {
 type seeded struct {
 	events, later []streamEvent
 	indicators    int
-	firstValues   []string        // IOC values that must appear once the stream is read
-	finalIOCs     int             // enabled IOC rules at the end
-	dying         []string        // values of the indicators that stop being live
+	firstValues   []string          // IOC values that must appear once the stream is read
+	finalIOCs     int               // enabled IOC rules at the end
+	dying         []string          // values of the indicators that stop being live
 	stixIDs       map[string]bool   // STIX ids of the seeded indicators (what sightings must name)
 	internalIDs   map[string]string // internal id → STIX id, what OpenCTI knows of them
 	alerts        map[string]map[string]any
