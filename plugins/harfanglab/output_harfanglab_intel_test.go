@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -441,4 +444,63 @@ func TestIntelRelationshipBeforeItsIndicatorWaitsForIt(t *testing.T) {
 	mustWrite(t, o2, intel.Change{Owner: "A", Via: "relationship--3", Seq: "3-0", Live: true, IOCs: []intel.IOC{ioc("domain_name", "three.com")}})
 	assert.Equal(t, writes+1, f.sim.WriteCount())
 	assert.Equal(t, "enabled A", f.state()["three.com"])
+}
+
+// answerLosingProxy serves the simulator but drops the connection after HarfangLab has handled
+// the first POST to each path in lose: the write happened, its answer never arrives.
+func answerLosingProxy(t *testing.T, sim *hlsim.Server, lose ...string) string {
+	t.Helper()
+	var mu sync.Mutex
+	lost := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		drop := r.Method == http.MethodPost && slices.Contains(lose, r.URL.Path) && !lost[r.URL.Path]
+		lost[r.URL.Path] = lost[r.URL.Path] || drop
+		mu.Unlock()
+		if !drop {
+			sim.ServeHTTP(w, r)
+			return
+		}
+		sim.ServeHTTP(httptest.NewRecorder(), r)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestIntelLostAnswersNeverDuplicate(t *testing.T) {
+	f := newIntelFixture(t)
+	f.output("") // creates the lists
+	f.url = answerLosingProxy(t, f.sim, "/api/data/"+pathIOCRule, "/api/data/"+pathSigmaRule)
+	o := f.output("")
+	w0 := f.sim.WriteCount()
+	mustWrite(t, o, pattern("A", "1-0", 50, ioc("domain_name", "lost.com")))
+	assert.Equal(t, map[string]string{"lost.com": "enabled A"}, f.state())
+	assert.Equal(t, w0+2, f.sim.WriteCount(), "the lost POST, its retry answered 'already exists', then nothing: the re-read entry is already right")
+	mustWrite(t, o, intel.Change{Owner: "S", Via: intel.ViaPattern, Seq: "1-0", Live: true, Name: "s", Rule: &intel.Rule{Kind: intel.RuleSigma, Content: "detection: x"}})
+	require.Len(t, f.sim.SigmaRules(list), 1, "the retried upload found the first one")
+	assert.Equal(t, w0+3, f.sim.WriteCount(), "the lost upload is not repeated")
+	// The entries are known: removing them needs no lookup.
+	mustWrite(t, o, dead("A", intel.ViaPattern, "2-0"))
+	mustWrite(t, o, dead("S", intel.ViaPattern, "2-0"))
+	assert.Empty(t, f.state())
+	assert.Empty(t, f.sim.SigmaRules(list))
+}
+
+func TestIntelDuplicateRulesOfOneOwnerAreCleanedUp(t *testing.T) {
+	f := newIntelFixture(t)
+	f.output("")
+	first := f.sim.AddSigmaRule(list, hlsim.Rule{Name: "old [S]", Content: "detection: a", Enabled: true, HLStatus: "stable"})
+	f.sim.AddSigmaRule(list, hlsim.Rule{Name: "old copy [S]", Content: "detection: a", Enabled: true, HLStatus: "stable"})
+	f.sim.AddSigmaRule(list, hlsim.Rule{Name: "analyst rule", Content: "detection: z", Enabled: true, HLStatus: "stable"})
+	o := f.output("")
+	mustWrite(t, o, intel.Change{Owner: "S", Via: intel.ViaPattern, Seq: "1-0", Live: true, Name: "new", Rule: &intel.Rule{Kind: intel.RuleSigma, Content: "detection: b"}})
+	rules := f.sim.SigmaRules(list)
+	require.Len(t, rules, 2)
+	assert.Equal(t, first.ID, rules[0].ID)
+	assert.Equal(t, "new [S]", rules[0].Name)
+	assert.Equal(t, "analyst rule", rules[1].Name, "a rule with no owner suffix is not ours")
 }

@@ -27,6 +27,7 @@ const (
 	fieldPollInterval       = "poll_interval"
 	fieldStartDate          = "start_date"
 	fieldPageSize           = "page_size"
+	fieldSettleDelay        = "settle_delay"
 	fieldSourceListName     = "source_list_name"
 	fieldCheckpointCache    = "checkpoint_cache"
 	fieldCheckpointCacheKey = "checkpoint_cache_key"
@@ -117,6 +118,10 @@ lookups of one page run concurrently (8 at a time) and are cached (10 min; 1 min
 				Description("Objects per list request.").
 				Default(100).
 				Advanced(),
+			service.NewDurationField(fieldSettleDelay).
+				Description("Objects updated less than this long ago are left for the next poll: HarfangLab keeps alerts in Elasticsearch, where a document becomes searchable only after a refresh, and the cursor must not pass one that is not visible yet.").
+				Default("5s").
+				Advanced(),
 			service.NewStringField(fieldSourceListName).
 				Description("Name of the threat-intelligence lists the intel push writes; their rules carry the OpenCTI indicator ids in their comment.").
 				Default("from_OpenCTI"),
@@ -165,6 +170,7 @@ type inputConfig struct {
 	pollInterval time.Duration
 	startDate    time.Time // zero: 24 h before the first start
 	pageSize     int
+	settleDelay  time.Duration
 	sourceName   string
 	cache        string
 	cacheKey     string
@@ -216,6 +222,12 @@ func parseInputConfig(conf *service.ParsedConfig, mgr *service.Resources) (input
 	}
 	if c.pageSize < 1 || c.pageSize > 10000 {
 		return c, fmt.Errorf("field %s must be between 1 and 10000, got %d", fieldPageSize, c.pageSize)
+	}
+	if c.settleDelay, err = conf.FieldDuration(fieldSettleDelay); err != nil {
+		return c, err
+	}
+	if c.settleDelay < 0 {
+		return c, fmt.Errorf("field %s must not be negative", fieldSettleDelay)
 	}
 	if c.sourceName, err = conf.FieldString(fieldSourceListName); err != nil {
 		return c, err
@@ -419,8 +431,12 @@ func (in *alertsInput) fill(ctx context.Context) error {
 		}
 		in.polling = true
 		in.nextPoll = in.now().Add(in.conf.pollInterval)
-		in.alerts.restart()
-		in.threats.restart()
+		var until time.Time
+		if in.conf.settleDelay > 0 {
+			until = in.now().Add(-in.conf.settleDelay)
+		}
+		in.alerts.restart(until)
+		in.threats.restart(until)
 		in.metrics.polls.Incr(1)
 	}
 	p, kind := in.alerts, kindAlert

@@ -90,7 +90,7 @@ harfanglab_alerts:
   poll_interval: 50ms
   start_date: "2020-01-01T00:00:00Z"
   checkpoint_cache: cursor
-%s`, url, testToken, indent(extra))))
+%s`, url, testToken, indent(withDefaultSettle(extra)))))
 	require.NoError(t, b.AddCacheYAML(fmt.Sprintf(`
 label: cursor
 file:
@@ -117,6 +117,14 @@ file:
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// withDefaultSettle makes tests see alerts at once unless they test the settle delay.
+func withDefaultSettle(extra string) string {
+	if strings.Contains(extra, "settle_delay") {
+		return extra
+	}
+	return extra + "\nsettle_delay: 0s"
 }
 
 func indent(s string) string {
@@ -523,4 +531,21 @@ func TestCursorFirstStartAndCorruptCursor(t *testing.T) {
 	require.ErrorContains(t, err, `cursor "harfanglab_alerts"`)
 	_, _, err = in2.Read(t.Context())
 	assert.ErrorIs(t, err, service.ErrNotConnected)
+}
+
+func TestSettleDelayLeavesFreshAlertsForTheNextPoll(t *testing.T) {
+	sim, url := newSim(t)
+	c := &collector{}
+	runStream(t, url, t.TempDir(), "threats: false\nsettle_delay: 700ms", c)
+	time.Sleep(100 * time.Millisecond)
+	added := time.Now()
+	id := sim.AddAlert(sim.SampleAlert(hlsim.SampleSigma, 1))
+	eventually(t, func() bool { return len(c.all()) == 1 }, "the alert after the settle delay")
+	assert.GreaterOrEqual(t, time.Since(added), 700*time.Millisecond, "not before the delay")
+	assert.Equal(t, []string{id}, c.ids("alert"))
+	var bounded bool
+	for _, q := range sim.AlertQueries() {
+		bounded = bounded || strings.Contains(q, "last_update__lte=")
+	}
+	assert.True(t, bounded, "queries carry the upper bound")
 }

@@ -62,7 +62,9 @@ func digestKey(raw []byte) string {
 // pager walks one listing (alerts or threats) ordered by `last_update,id` from a cursor. It is
 // used from the Read goroutine only.
 //
-// Each request asks for `last_update__gte=<cursor>`; the offset only skips objects at the
+// Each request asks for `last_update__gte=<cursor>` (and `last_update__lte=<now − settle delay>`,
+// so objects that become visible late — HarfangLab stores alerts in Elasticsearch, searchable
+// only after a refresh — are not passed by the cursor); the offset only skips objects at the
 // cursor instant already read in this poll (minus a small overlap, in case an object moved
 // between two requests), so a status change during a poll cannot make it skip anything, and
 // many objects sharing one timestamp across pages are neither skipped nor looped over.
@@ -75,6 +77,8 @@ type pager struct {
 	cur      streamCursor
 	offset   int
 	caughtUp bool
+	// until, when set, bounds this poll to objects updated at or before it (settle_delay).
+	until time.Time
 }
 
 func newPager(path string, filters url.Values, pageSize int, from streamCursor) *pager {
@@ -87,10 +91,11 @@ func newPager(path string, filters url.Values, pageSize int, from streamCursor) 
 	}
 }
 
-// restart begins a new poll from the cursor.
-func (p *pager) restart() {
+// restart begins a new poll from the cursor, up to until (zero: no upper bound).
+func (p *pager) restart(until time.Time) {
 	p.offset = 0
 	p.caughtUp = false
+	p.until = until
 }
 
 func (p *pager) query() url.Values {
@@ -99,6 +104,9 @@ func (p *pager) query() url.Values {
 		q[k] = append([]string(nil), v...)
 	}
 	q.Set("last_update__gte", formatTime(p.cur.Since))
+	if !p.until.IsZero() {
+		q.Set("last_update__lte", formatTime(p.until))
+	}
 	q.Set("ordering", "last_update,id")
 	q.Set("limit", strconv.Itoa(p.pageSize))
 	q.Set("offset", strconv.Itoa(p.offset))

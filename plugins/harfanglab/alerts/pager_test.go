@@ -50,7 +50,7 @@ func (f *fakeListing) page(t *testing.T, p *pager) ([]json.RawMessage, bool) {
 // poll runs one full poll and returns the ids read, failing on a runaway loop.
 func (f *fakeListing) poll(t *testing.T, p *pager, between func(page int)) []string {
 	t.Helper()
-	p.restart()
+	p.restart(time.Time{})
 	var got []string
 	for pages := 0; !p.caughtUp; pages++ {
 		require.Less(t, pages, 1000, "pager loops")
@@ -131,7 +131,7 @@ func TestPagerMalformedObjectsReportedOnce(t *testing.T) {
 	assert.Equal(t, "2026-01-01T00:00:01.500000Z", formatTime(p.cur.Since), "offsets are converted to UTC")
 	// An object older than the cursor is not read (the server should not list it anyway).
 	assert.Empty(t, p.take([]json.RawMessage{json.RawMessage(`{"id":"x0","last_update":"2025-12-31T00:00:00Z"}`)}, false))
-	p.restart()
+	p.restart(time.Time{})
 	assert.Empty(t, p.take(page[:3], false), "malformed objects are not reported again at the same cursor")
 }
 
