@@ -244,15 +244,24 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		// Fast path for the input's query: walk the (last_update, id) index from the cursor.
 		st.reindex()
 		start := 0
-		fq := q
+		fq := cloneQuery(q) // minus the bounds the index answers
 		if v := q.Get("last_update__gte"); v != "" {
 			if since, perr := parseAnyTime(v); perr == nil {
 				start = sort.Search(len(st.byUpdate), func(k int) bool { return !st.lus[st.byUpdate[k]].Before(since) })
-				fq = cloneQuery(q)
 				fq.Del("last_update__gte")
 			}
 		}
+		var until time.Time
+		if v := q.Get("last_update__lte"); v != "" {
+			if t, perr := parseAnyTime(v); perr == nil {
+				until = t
+				fq.Del("last_update__lte")
+			}
+		}
 		for _, i := range st.byUpdate[start:] {
+			if !until.IsZero() && st.lus[i].After(until) {
+				break // the index is in last_update order: nothing further qualifies
+			}
 			if alertMatches(st.alerts[i], fq) {
 				matched = append(matched, st.alerts[i])
 			}
