@@ -7,20 +7,8 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	_ "github.com/redpanda-data/benthos/v4/public/components/io"
-	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
-	_ "github.com/redpanda-data/connect/v4/public/components/kafka"
-	_ "github.com/redpanda-data/connect/v4/public/components/prometheus"
-	_ "github.com/redpanda-data/connect/v4/public/components/redis"
-
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/detections"
+	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/all"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/envcompat"
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab"
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab/alerts"
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti"
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti/graphql"
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/state"
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/stix"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/demo"
 )
 

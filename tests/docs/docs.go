@@ -59,6 +59,8 @@ func Render(env *service.Environment) (string, error) {
 func writeComponent(b *strings.Builder, kind string, d service.TemplateDataPlugin) {
 	fmt.Fprintf(b, "### `%s` (%s)\n\n%s\n\n", d.Name, kind, strings.TrimSpace(d.Summary))
 	if desc := strings.TrimSpace(d.Description); desc != "" {
+		// Headings inside a description sit one level below the component's own.
+		desc = strings.ReplaceAll("\n"+desc, "\n### ", "\n#### ")[1:]
 		fmt.Fprintf(b, "%s\n\n", desc)
 	}
 	fmt.Fprintf(b, "```yaml\n%s```\n\n", d.CommonConfigYAML)
@@ -73,7 +75,7 @@ func writeComponent(b *strings.Builder, kind string, d service.TemplateDataPlugi
 		if f.IsSecret {
 			typ += " (secret)"
 		}
-		fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", f.FullName, typ, cell(f.DefaultMarshalled), cell(firstSentence(f.Description)))
+		fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", f.FullName, typ, code(cell(f.DefaultMarshalled)), cell(firstSentence(f.Description)))
 	}
 	b.WriteString("\n")
 }
@@ -88,7 +90,10 @@ func firstSentence(s string) string {
 
 func cell(s string) string {
 	s = strings.ReplaceAll(strings.TrimSpace(s), "\n", " ")
-	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+func code(s string) string {
 	if s == "" {
 		return ""
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/state"
+	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/all"
 )
 
 func TestReadmeComponentReferenceIsCurrent(t *testing.T) {
