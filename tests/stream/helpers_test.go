@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/require"
 
+	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti"
@@ -121,6 +124,16 @@ type running struct {
 	stream *service.Stream
 	done   chan error
 	logs   *syncBuffer
+	mux    *http.ServeMux // the stream's HTTP endpoints (json_api metrics at /metrics)
+}
+
+// metrics returns the stream's metrics as the json_api exporter renders them.
+func (r *running) metrics(t testing.TB) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	r.mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	return rec.Body.String()
 }
 
 // run starts a stream: opencti_stream (with the extra input fields) → sink, cursor in a
@@ -139,9 +152,12 @@ func run(t testing.TB, simURL, dir, extra string, snk *sink) *running {
 	require.NoError(t, b.AddConsumerFunc(snk.consume))
 	logs := &syncBuffer{}
 	b.SetLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	require.NoError(t, b.SetMetricsYAML("json_api: {}"))
+	mux := http.NewServeMux()
+	b.SetHTTPMux(mux)
 	s, err := b.Build()
 	require.NoError(t, err)
-	r := &running{stream: s, done: make(chan error, 1), logs: logs}
+	r := &running{stream: s, done: make(chan error, 1), logs: logs, mux: mux}
 	go func() { r.done <- s.Run(context.Background()) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r

@@ -327,3 +327,37 @@ func TestSnapshotEventShape(t *testing.T) {
 	assert.Equal(t, "indicator--x", env.Data.ID)
 	assert.NotEmpty(t, env.Data.Pattern)
 }
+
+func TestMetrics(t *testing.T) {
+	sim, u := startSim(t)
+	sim.SetStreamFaults(openctisim.StreamFaults{HeartbeatPeriod: fastBeats, DisconnectEvery: 2, FirstRetainedID: "2000-0"})
+	sim.PublishWithID("live", "2000-0", "create", envelope("indicator--a", 300))
+	sim.PublishWithID("live", "3000-0", "update", envelope("indicator--a", 300))
+	sim.PublishWithID("live", "4000-0", "delete", envelope("indicator--a", 300))
+	dir := t.TempDir()
+	seedCursor(t, dir, "1000-0")
+	snk := &sink{}
+	r := run(t, u, dir, "", snk)
+	waitFor(t, 10*time.Second, "the three events", func() bool { return unique(snk) >= 3 })
+	waitFor(t, 5*time.Second, "the checkpoint gauge", func() bool {
+		return strings.Contains(r.metrics(t), "opencti_stream_checkpoint_ms")
+	})
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.metrics(t)), &m))
+	// Keys look like name{event="create",label="",path="root.input"}.
+	num := func(name, label string) float64 {
+		for k, v := range m {
+			if strings.HasPrefix(k, name+"{") && strings.Contains(k, label) {
+				f, _ := v.(float64)
+				return f
+			}
+		}
+		return 0
+	}
+	assert.GreaterOrEqual(t, num("opencti_stream_events_total", `event="create"`), 1.0)
+	assert.GreaterOrEqual(t, num("opencti_stream_events_total", `event="delete"`), 1.0)
+	assert.GreaterOrEqual(t, num("opencti_stream_reconnects_total", ""), 1.0)
+	assert.GreaterOrEqual(t, num("opencti_stream_trimmed_total", ""), 1.0, "1000-0 is older than the first retained 2000-0")
+	assert.Greater(t, num("opencti_stream_lag_ms", ""), 1e12, "events of 1970: a huge lag")
+	assert.GreaterOrEqual(t, num("opencti_stream_checkpoint_ms", ""), 3000.0)
+}
