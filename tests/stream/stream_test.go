@@ -397,3 +397,24 @@ func TestStopDuringSnapshotResumesIt(t *testing.T) {
 	assert.Less(t, second.count(), 200, "resumed, not restarted")
 	t.Logf("first run %d, second run %d: %d re-delivered", first.count(), second.count(), first.count()+second.count()-200)
 }
+
+func TestRecoverFromNowStartsAtTheLiveTail(t *testing.T) {
+	sim, u := startSim(t)
+	sim.SetStreamFaults(openctisim.StreamFaults{HeartbeatPeriod: fastBeats})
+	for i := range 3 {
+		sim.Publish("live", "create", envelope(fmt.Sprintf("indicator--old-%d", i), 300))
+	}
+	dir := t.TempDir()
+	snk := &sink{}
+	r := run(t, u, dir, "recover_from: now", snk)
+	waitFor(t, 10*time.Second, "the connection", func() bool { return strings.Contains(r.logs.String(), "connected to stream") })
+	assert.Empty(t, sim.LastStreamRequest().Header.Get("Last-Event-ID"))
+	var want []string
+	for i := range 2 {
+		want = append(want, sim.Publish("live", "create", envelope(fmt.Sprintf("indicator--new-%d", i), 300)))
+	}
+	waitFor(t, 10*time.Second, "the new events", func() bool { return snk.count() >= 2 })
+	time.Sleep(200 * time.Millisecond)
+	assert.Equal(t, []string{"indicator--new-0", "indicator--new-1"}, snk.dataIDs(t))
+	waitFor(t, 5*time.Second, "a stored cursor", func() bool { return !idLess(readCursor(t, dir).StartFrom, want[1]) })
+}
