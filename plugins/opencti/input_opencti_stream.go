@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -274,6 +275,7 @@ func newStreamInput(conf *service.ParsedConfig, mgr *service.Resources) (*stream
 		return nil, fmt.Errorf("opencti_stream: %w", err)
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
 	transport.ResponseHeaderTimeout = timeout
 	transport.TLSHandshakeTimeout = timeout
 	if tlsEnabled {
