@@ -60,7 +60,7 @@ func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, exp
 			s.dead = true
 			for via, cl := range s.claims {
 				if via != intel.ViaPattern && cl.last != nil {
-					s.dormant[via] = cl.last
+					s.setDormant(via, cl.last)
 				}
 				updates = append(updates, claimUpdate{via: via, change: c})
 			}
@@ -77,7 +77,7 @@ func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, exp
 		// created): its relationships wait for its pattern change.
 		if s.dead || (!s.patternSeen && !s.holdsAnything()) {
 			if live {
-				s.dormant[c.Via] = c
+				s.setDormant(c.Via, c)
 			} else {
 				delete(s.dormant, c.Via)
 			}

@@ -121,10 +121,30 @@ type ownerState struct {
 	expiring    atomic.Bool
 }
 
+// newOwnerState builds an owner with its claims map only: dormant claims and rules are rare,
+// and their maps are made on first use (the index holds one owner per indicator).
+func newOwnerState(id string) *ownerState {
+	return &ownerState{id: id, claims: make(map[string]*claimState, 1)}
+}
+
+func (s *ownerState) setDormant(via string, c *intel.Change) {
+	if s.dormant == nil {
+		s.dormant = map[string]*intel.Change{}
+	}
+	s.dormant[via] = c
+}
+
+func (s *ownerState) setRule(kind string, r *ruleEntry) {
+	if s.rules == nil {
+		s.rules = map[string]*ruleEntry{}
+	}
+	s.rules[kind] = r
+}
+
 func (s *ownerState) claim(via string) *claimState {
 	c := s.claims[via]
 	if c == nil {
-		c = &claimState{values: map[iocKey]bool{}}
+		c = &claimState{values: make(map[iocKey]bool, 1)}
 		s.claims[via] = c
 	}
 	return c
@@ -175,7 +195,7 @@ func (ix *index) owner(id string) *ownerState {
 	defer ix.mu.Unlock()
 	s := ix.owners[id]
 	if s == nil {
-		s = &ownerState{id: id, claims: map[string]*claimState{}, dormant: map[string]*intel.Change{}, rules: map[string]*ruleEntry{}}
+		s = newOwnerState(id)
 		ix.owners[id] = s
 	}
 	return s
@@ -245,7 +265,7 @@ func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err erro
 func (ix *index) ownerNoLock(id string) *ownerState {
 	s := ix.owners[id]
 	if s == nil {
-		s = &ownerState{id: id, claims: map[string]*claimState{}, dormant: map[string]*intel.Change{}, rules: map[string]*ruleEntry{}}
+		s = newOwnerState(id)
 		ix.owners[id] = s
 	}
 	return s
@@ -265,7 +285,7 @@ func (ix *index) loadRules(ctx context.Context, c *Client, kind, path, sourceID 
 			cur.dups = append(cur.dups, r.ID)
 			return nil
 		}
-		s.rules[kind] = &ruleEntry{kind: kind, id: r.ID, name: r.Name, content: r.Content, enabled: r.Enabled, hlStatus: r.HLStatus, description: r.Description}
+		s.setRule(kind, &ruleEntry{kind: kind, id: r.ID, name: r.Name, content: r.Content, enabled: r.Enabled, hlStatus: r.HLStatus, description: r.Description})
 		ix.live.Add(1)
 		if o, ours := parseComment(r.Description); ours {
 			for _, rec := range o {

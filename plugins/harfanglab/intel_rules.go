@@ -100,7 +100,7 @@ func (o *intelOutput) upsertRule(ctx context.Context, ix *index, s *ownerState, 
 		if err != nil {
 			return err
 		}
-		s.rules[kind] = &ruleEntry{kind: kind, id: id, name: name, content: c.Rule.Content, enabled: true, hlStatus: hl, description: desc}
+		s.setRule(kind, &ruleEntry{kind: kind, id: id, name: name, content: c.Rule.Content, enabled: true, hlStatus: hl, description: desc})
 		ix.live.Add(1)
 		return o.removeDups(ctx, s.rules[kind], cur)
 	}

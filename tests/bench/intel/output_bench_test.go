@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,6 +34,13 @@ const (
 	// limit is what the simulator can serve: maxConcurrent requests every latency.
 	limit = float64(maxConcurrent) / 0.020
 )
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
 
 func skipUnlessBench(t *testing.T) {
 	if os.Getenv("BENCH") == "" {
@@ -158,6 +166,7 @@ func TestIndexLoad100k(t *testing.T) {
 	const n = 100_000
 	sim := startSim(t)
 	sim.SeedIOCs(listName, n)
+	heap0 := heapInUse()
 	produce, stop := runOutput(t, sim)
 	defer stop()
 	sim.Faults().ResetCounters()
@@ -165,6 +174,7 @@ func TestIndexLoad100k(t *testing.T) {
 	// The first message waits for Connect (lists + index load); the change itself is one POST.
 	feed(t, produce, 1, func(int) []byte { return change(n+1, "1-0", true) })
 	elapsed := time.Since(start)
-	t.Logf("index load of %d entries + first write: %v (%d requests)", n, elapsed.Round(time.Millisecond), sim.Faults().Requests())
+	t.Logf("index load of %d entries + first write: %v (%d requests); heap grew by %.0f MB (~%.0f bytes per entry)",
+		n, elapsed.Round(time.Millisecond), sim.Faults().Requests(), float64(heapInUse()-heap0)/1e6, float64(heapInUse()-heap0)/n)
 	require.Equal(t, n+1, len(sim.IOCs(listName)))
 }
