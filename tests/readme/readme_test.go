@@ -91,7 +91,7 @@ func TestDemoAsWritten(t *testing.T) {
 
 func TestProductionCommandAsWritten(t *testing.T) {
 	root := harness.RepoRoot()
-	build := exec.Command("bash", "-c", command(t, "CGO_ENABLED=0 go build"))
+	build := exec.Command("bash", "-c", command(t, "go build -o bin/"))
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build as written: %v\n%s", err, out)
