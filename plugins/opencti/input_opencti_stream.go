@@ -357,7 +357,7 @@ func (s *streamInput) loadCursor(ctx context.Context) error {
 		if s.position != "" {
 			s.recover = time.Now().UTC().Format(time.RFC3339Nano)
 		}
-		s.log.Infof("opencti_stream: no cursor under %q, first run from %q", s.conf.cacheKey, displayPosition(s.position))
+		s.log.Infof("opencti_stream: no cursor under %q, first run from %s", s.conf.cacheKey, displayPosition(s.position))
 		if s.position == "" {
 			return nil // live tail: the position comes from the connected event
 		}
