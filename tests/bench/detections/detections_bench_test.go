@@ -148,6 +148,7 @@ harfanglab_alerts:
   token: %s
   threats: false
   poll_interval: 1s
+  settle_delay: 0s # measure the input, not the wait for fresh alerts to settle
   checkpoint_cache: cursor
 `, hlURL, hlToken)))
 	require.NoError(t, b.AddCacheYAML(fmt.Sprintf("label: cursor\nfile:\n  directory: %s\n", t.TempDir())))
