@@ -100,11 +100,12 @@ func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, exp
 		if up.via == intel.ViaPattern {
 			upAliases = aliases
 		}
+		up.iocs = o.shard.iocs(up.iocs)
 		if err := o.applyClaim(ctx, ix, s, up, upAliases); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if touchRules {
+	if touchRules && o.shard.owns(c.Owner) {
 		if err := o.applyRules(ctx, ix, s, ruleChange); err != nil {
 			errs = append(errs, err)
 		}

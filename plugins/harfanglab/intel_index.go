@@ -168,6 +168,7 @@ func (s *ownerState) holdsAnything() bool {
 // index is the in-memory mirror of the connector's three lists.
 type index struct {
 	iocSource, sigmaSource, yaraSource string
+	shard                              shard // entries of other writers are not loaded
 
 	mu      sync.Mutex
 	entries map[iocKey]*iocEntry
@@ -243,6 +244,9 @@ func findSource(ctx context.Context, c *Client, path, name string) (string, erro
 func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err error) {
 	err = ListOf(ctx, c, pathIOCRule, url.Values{"source_id": {ix.iocSource}}, func(r iocRule) error {
 		k := iocKey{r.Type, r.Value}
+		if !ix.shard.owns(k.String()) {
+			return nil
+		}
 		e := &iocEntry{key: k}
 		e.load(r)
 		if e.foreign {
@@ -278,6 +282,9 @@ func (ix *index) loadRules(ctx context.Context, c *Client, kind, path, sourceID 
 		m := ruleOwnerRe.FindStringSubmatch(r.Name)
 		if m == nil {
 			foreign++
+			return nil
+		}
+		if !ix.shard.owns(m[1]) {
 			return nil
 		}
 		s := ix.ownerNoLock(m[1])

@@ -19,6 +19,8 @@ const (
 	hioFieldMaxInFlight     = "max_in_flight"
 	hioFieldDryRun          = "dry_run"
 	hioFieldExpiryInterval  = "expiry_check_interval"
+	hioFieldShardIndex      = "shard_index"
+	hioFieldShardCount      = "shard_count"
 )
 
 func intelOutputSpec() *service.ConfigSpec {
@@ -63,6 +65,14 @@ passes is removed with no event (checked every `+"`expiry_check_interval`"+`).`)
 				Description("How often expired indicators (`valid_until` passed) are looked for.").
 				Default("5s").
 				Advanced(),
+			service.NewIntField(hioFieldShardCount).
+				Description("Scale-out: number of writers applying the same change stream (each reads every change). Only the first writer creates the lists.").
+				Default(1).
+				Advanced(),
+			service.NewIntField(hioFieldShardIndex).
+				Description("Scale-out: this writer's index, from 0 to `shard_count` - 1; it writes the values that hash to it.").
+				Default(0).
+				Advanced(),
 		).
 		Example("Push OpenCTI indicators to HarfangLab, dead-lettering refused changes", "", `
 output:
@@ -106,6 +116,7 @@ type intelOutput struct {
 	maxInFlight     int
 	dryRun          bool
 	expiryInterval  time.Duration
+	shard           shard
 	m               intelMetrics
 	now             func() time.Time
 
@@ -162,6 +173,15 @@ func newIntelOutput(conf *service.ParsedConfig, mgr *service.Resources) (*intelO
 	if o.expiryInterval <= 0 || o.expiryInterval > 10*time.Second {
 		return nil, fmt.Errorf("field %s must be between 0 and 10s (expired indicators must go within a minute)", hioFieldExpiryInterval)
 	}
+	if o.shard.count, err = conf.FieldInt(hioFieldShardCount); err != nil {
+		return nil, err
+	}
+	if o.shard.index, err = conf.FieldInt(hioFieldShardIndex); err != nil {
+		return nil, err
+	}
+	if o.shard.count < 1 || o.shard.index < 0 || o.shard.index >= o.shard.count {
+		return nil, fmt.Errorf("fields %s (%d) and %s (%d): want 0 <= %s < %s", hioFieldShardIndex, o.shard.index, hioFieldShardCount, o.shard.count, hioFieldShardIndex, hioFieldShardCount)
+	}
 	o.sem = make(chan struct{}, o.maxInFlight)
 	met := mgr.Metrics()
 	o.m = intelMetrics{
@@ -183,6 +203,7 @@ func (o *intelOutput) Connect(ctx context.Context) error {
 	}
 	start := o.now()
 	ix := newIndex()
+	ix.shard = o.shard
 	var err error
 	for _, l := range []struct {
 		path string
@@ -233,6 +254,9 @@ func (o *intelOutput) findOrCreateSource(ctx context.Context, path string) (stri
 	if o.dryRun {
 		o.log.Infof("dry run: would create list %q (%s)", o.sourceListName, path)
 		return "", nil
+	}
+	if o.shard.index != 0 { // two writers creating the same list at once would make two lists
+		return "", fmt.Errorf("list %q (%s) does not exist yet: waiting for writer 0 to create it", o.sourceListName, path)
 	}
 	var created struct{ ID string }
 	body := map[string]any{"name": o.sourceListName, "description": sourceDescription, "enabled": true}
