@@ -18,15 +18,11 @@ import (
 // world publishes a mixed history (creates, pattern changes, shared values, based-on,
 // revokes, deletes, Sigma) and keeps the IOC and rule lists it must end in.
 type world struct {
-	e *env
-	// keepStixIDs keeps an indicator's STIX id across pattern changes: the stream simulator's
-	// recover snapshot tracks elements by STIX id, so a changed id would leave the old state
-	// in the snapshot (OpenCTI's snapshot holds one current state per entity).
-	keepStixIDs bool
-	inds        []*indicator
-	iocs        map[string]string
-	rules       map[string]string
-	n           int // events published
+	e     *env
+	inds  []*indicator
+	iocs  map[string]string
+	rules map[string]string
+	n     int // events published
 }
 
 func newWorld(e *env) *world {
@@ -65,9 +61,7 @@ func (w *world) round(from, to int) {
 		if i%3 == 0 {
 			ip2 := fmt.Sprintf("10.2.%d.%d", i/250, i%250)
 			ind.pattern = strings.Replace(ind.pattern, ip, ip2, 1)
-			if !w.keepStixIDs {
-				ind.stixID = fmt.Sprintf("indicator--00000000-0000-4000-8000-%012d", i)
-			}
+			ind.stixID = fmt.Sprintf("indicator--00000000-0000-4000-8000-%012d", i)
 			w.publish("update", ind.data())
 			values = []string{ip2}
 		}
@@ -128,7 +122,6 @@ func TestReplayWritesNothing(t *testing.T) {
 	e := newEnv(t)
 	e.start()
 	w := newWorld(e)
-	w.keepStixIDs = true
 	w.round(1, 60)
 	e.eventuallyIOCs(w.iocs, "first pass")
 	e.eventuallyRules(w.rules, "first pass")

@@ -177,14 +177,21 @@ func trackElement(l *streamLog, id simEventID, event string, data []byte) {
 		ID         string `json:"id"`
 		Modified   string `json:"modified"`
 		Extensions map[string]struct {
+			ID        string `json:"id"`
 			UpdatedAt string `json:"updated_at"`
 		} `json:"extensions"`
 	}
 	if json.Unmarshal(env.Data, &obj) != nil || obj.ID == "" {
 		return
 	}
+	// OpenCTI keeps one current state per entity, keyed by its internal id: an indicator whose
+	// pattern changed has a new STIX id but is still one element of the snapshot.
+	key := obj.ID
+	if internal := obj.Extensions[octiExtension].ID; internal != "" {
+		key = internal
+	}
 	if event == "delete" {
-		delete(l.elements, obj.ID)
+		delete(l.elements, key)
 		return
 	}
 	updated := time.UnixMilli(int64(id.ms)).UTC()
@@ -194,7 +201,7 @@ func trackElement(l *streamLog, id simEventID, event string, data []byte) {
 			break
 		}
 	}
-	l.elements[obj.ID] = element{stix: env.Data, updatedAt: updated, stixID: obj.ID}
+	l.elements[key] = element{stix: env.Data, updatedAt: updated, stixID: obj.ID}
 }
 
 // SetStreamFaults replaces the stream faults (applies to new and open connections).
