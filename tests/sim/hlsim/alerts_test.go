@@ -43,7 +43,6 @@ func TestAlertListFiltersOrderingAndPagination(t *testing.T) {
 	defer srv.Close()
 
 	same := "2026-01-02T03:04:05.000000Z"
-	var ids []string
 	for i := range 25 {
 		kind := SampleKinds[i%len(SampleKinds)]
 		a := s.SampleAlert(kind, i)
@@ -51,7 +50,7 @@ func TestAlertListFiltersOrderingAndPagination(t *testing.T) {
 		if i%5 == 0 {
 			a["status"] = "closed"
 		}
-		ids = append(ids, s.AddAlert(a))
+		s.AddAlert(a)
 	}
 	later := s.SampleAlert(SampleSigma, 99)
 	later["last_update"] = "2026-01-02T04:00:00+01:00" // 03:00Z: before `same`, other offset
