@@ -5,14 +5,12 @@
 package hlsim
 
 import (
-	"context"
-	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/loopback"
 )
 
 // Server is one simulated HarfangLab.
@@ -25,8 +23,7 @@ type Server struct {
 	intel  *intelStore
 	alerts *alertStore
 
-	httpSrv *http.Server
-	url     string
+	net loopback.Server
 }
 
 // New builds a simulator that accepts `Authorization: Token <token>`.
@@ -47,33 +44,14 @@ func (s *Server) Faults() *faults.Injector { return s.faults }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.faults.ServeHTTP(w, r) }
 
 // Start listens on addr (default 127.0.0.1:0, loopback only) and returns the base URL.
-func (s *Server) Start(addr string) (string, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	s.httpSrv = &http.Server{Handler: s}
-	s.url = "http://" + ln.Addr().String()
-	go func() { _ = s.httpSrv.Serve(ln) }()
-	return s.url, nil
-}
+func (s *Server) Start(addr string) (string, error) { return s.net.Start(addr, s) }
 
 // URL is the base URL once started.
-func (s *Server) URL() string { return s.url }
+func (s *Server) URL() string { return s.net.URL() }
 
 // Close stops the server.
 func (s *Server) Close() error {
-	if s.httpSrv == nil {
-		return nil
-	}
-	err := s.httpSrv.Shutdown(context.Background())
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
+	return s.net.Close()
 }
 
 func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {

@@ -1,17 +1,15 @@
-// Package hlsim is a OpenCTI simulator: a real HTTP server speaking the OpenCTI wire
-// format (threat-intelligence lists and rules in intel.go, security events and threats in
-// alerts.go), with token authentication and fault injection. Tests, benchmarks and the `demo`
+// Package openctisim is an OpenCTI simulator: a real HTTP server speaking OpenCTI's wire formats
+// (the live stream over SSE in stream.go, the GraphQL connector and import API in graphql.go),
+// with bearer-token authentication and fault injection. Tests, benchmarks and the `demo`
 // command run it on loopback.
 package openctisim
 
 import (
-	"context"
-	"errors"
-	"net"
 	"net/http"
 	"sync"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/loopback"
 )
 
 // Server is one simulated OpenCTI platform.
@@ -24,8 +22,7 @@ type Server struct {
 	stream *streamStore
 	graph  *graphStore
 
-	httpSrv *http.Server
-	url     string
+	net loopback.Server
 }
 
 // New builds a simulator that accepts `Authorization: Bearer <token>`.
@@ -46,34 +43,15 @@ func (s *Server) Faults() *faults.Injector { return s.faults }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.faults.ServeHTTP(w, r) }
 
 // Start listens on addr (default 127.0.0.1:0, loopback only) and returns the base URL.
-func (s *Server) Start(addr string) (string, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	s.httpSrv = &http.Server{Handler: s}
-	s.url = "http://" + ln.Addr().String()
-	go func() { _ = s.httpSrv.Serve(ln) }()
-	return s.url, nil
-}
+func (s *Server) Start(addr string) (string, error) { return s.net.Start(addr, s) }
 
 // URL is the base URL once started.
-func (s *Server) URL() string { return s.url }
+func (s *Server) URL() string { return s.net.URL() }
 
 // Close stops the server.
 func (s *Server) Close() error {
 	s.stopStreams() // open event streams never end by themselves; Shutdown would wait forever
-	if s.httpSrv == nil {
-		return nil
-	}
-	err := s.httpSrv.Shutdown(context.Background())
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
+	return s.net.Close()
 }
 
 func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
