@@ -11,7 +11,7 @@ require (
 	github.com/redpanda-data/benthos/v4 v4.80.0
 	github.com/redpanda-data/connect/v4 v4.63.0
 	github.com/stretchr/testify v1.12.1
-	golang.org/x/net v0.57.0
+	github.com/urfave/cli/v2 v2.27.7
 	golang.org/x/text v0.41.0
 )
 
@@ -86,7 +86,6 @@ require (
 	github.com/twmb/franz-go/pkg/kadm v1.16.0 // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.11.2 // indirect
 	github.com/twmb/franz-go/pkg/sr v1.4.0 // indirect
-	github.com/urfave/cli/v2 v2.27.7 // indirect
 	github.com/xdg-go/pbkdf2 v1.0.0 // indirect
 	github.com/xdg-go/scram v1.1.2 // indirect
 	github.com/xdg-go/stringprep v1.0.4 // indirect
@@ -102,6 +101,7 @@ require (
 	go.uber.org/multierr v1.11.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.56.0 // indirect
+	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/oauth2 v0.36.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect

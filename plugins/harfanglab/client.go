@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/go-resty/resty/v2"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/retry"
 )
 
 // apiPrefix is where every HarfangLab data endpoint lives.
@@ -69,12 +70,11 @@ type Client struct {
 	retryMax   time.Duration
 	log        *service.Logger
 
-	requests    atomic.Int64
-	retries     atomic.Int64
-	mRequests   *service.MetricCounter
-	mRetries    *service.MetricCounter
-	sleep       func(ctx context.Context, d time.Duration) error // replaced in tests
-	jitterRatio float64
+	requests  atomic.Int64
+	retries   atomic.Int64
+	mRequests *service.MetricCounter
+	mRetries  *service.MetricCounter
+	sleep     func(ctx context.Context, d time.Duration) error // replaced in tests
 }
 
 // NewClient validates c and builds a Client.
@@ -117,14 +117,13 @@ func NewClient(c ClientConfig) (*Client, error) {
 		SetRedirectPolicy(resty.RedirectPolicyFunc(getOnlyRedirects))
 
 	cl := &Client{
-		rc:          rc,
-		base:        base,
-		maxRetries:  c.MaxRetries,
-		retryBase:   c.RetryBase,
-		retryMax:    c.RetryMax,
-		log:         c.Logger,
-		sleep:       sleepCtx,
-		jitterRatio: 0.5,
+		rc:         rc,
+		base:       base,
+		maxRetries: c.MaxRetries,
+		retryBase:  c.RetryBase,
+		retryMax:   c.RetryMax,
+		log:        c.Logger,
+		sleep:      retry.Sleep,
 	}
 	if c.Metrics != nil {
 		cl.mRequests = c.Metrics.NewCounter("harfanglab_requests_total", "method", "code")
@@ -351,7 +350,7 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, body, out 
 	if status < 200 || status > 299 {
 		apiErr := &APIError{Method: method, Path: c.apiPath(u), Status: status, Body: truncate(string(resp.Body()), 1000)}
 		if status == http.StatusTooManyRequests {
-			wait = parseRetryAfter(resp.Header().Get("Retry-After"))
+			wait = retry.ParseRetryAfter(resp.Header().Get("Retry-After"))
 		}
 		return wait, apiErr
 	}
@@ -366,44 +365,7 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, body, out 
 
 // backoff is the jittered exponential wait before retry number attempt+1.
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.retryBase
-	for i := 0; i < attempt && d < c.retryMax; i++ {
-		d *= 2
-	}
-	d = min(d, c.retryMax)
-	// Full jitter on half of the wait spreads concurrent writers that failed together.
-	j := time.Duration(float64(d) * c.jitterRatio * rand.Float64())
-	return d - j
-}
-
-func parseRetryAfter(v string) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return retry.Backoff(attempt, c.retryBase, c.retryMax)
 }
 
 // APIError is a non-2xx answer from HarfangLab. Error() never contains the token (it is only

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,6 +22,8 @@ import (
 
 	"github.com/r3labs/sse/v2"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/retry"
 )
 
 const (
@@ -202,9 +203,7 @@ func backoff(n int) time.Duration {
 	if n <= 0 {
 		return 0
 	}
-	d := backoffInitial << min(n-1, 10)
-	d = min(d, backoffMax)
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return retry.Backoff(n-1, backoffInitial, backoffMax)
 }
 
 // consume reads one connection until it ends; it returns the number of data events read.

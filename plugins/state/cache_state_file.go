@@ -22,8 +22,8 @@ func stateFileSpec() *service.ConfigSpec {
 		Stable().
 		Categories("Services").
 		Summary("Stores each key in its own file under a directory, crash-safely.").
-		Description(`Made for input cursors (the ` + "`checkpoint_cache`" + ` of ` + "`opencti_stream`" + ` and
-` + "`harfanglab_alerts`" + `). The directory is created if missing. A write goes to a temporary file
+		Description(`Made for input cursors (the `+"`checkpoint_cache`"+` of `+"`opencti_stream`"+` and
+`+"`harfanglab_alerts`"+`). The directory is created if missing. A write goes to a temporary file
 that is synced and then renamed over the old one, so a crash at any instant leaves either the old or
 the new value, never a torn one. TTLs are ignored.`).
 		Field(service.NewStringField(sfFieldDirectory).

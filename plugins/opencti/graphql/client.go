@@ -9,15 +9,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/retry"
 )
 
 // Defaults applied by NewClient to zero fields.
@@ -132,7 +132,7 @@ func NewClient(c ClientConfig) (*Client, error) {
 		SetRedirectPolicy(resty.NoRedirectPolicy())
 	cl := &Client{
 		rc: rc, endpoint: u.String(), maxRetries: c.MaxRetries,
-		retryBase: c.RetryBase, retryMax: c.RetryMax, log: c.Logger, sleep: sleepCtx,
+		retryBase: c.RetryBase, retryMax: c.RetryMax, log: c.Logger, sleep: retry.Sleep,
 	}
 	if c.Metrics != nil {
 		cl.mRetries = c.Metrics.NewCounter("opencti_graphql_retries_total", "op")
@@ -224,17 +224,12 @@ type retryAfterHint struct{ d time.Duration }
 func (r retryAfterHint) Error() string { return "retry after " + r.d.String() }
 
 func retryAfterError(resp *resty.Response) error {
-	v := resp.Header().Get("Retry-After")
-	if v == "" {
-		return nil
+	v := strings.TrimSpace(resp.Header().Get("Retry-After"))
+	d := retry.ParseRetryAfter(v)
+	if d == 0 && v != "0" {
+		return nil // absent or unreadable: the normal back-off applies
 	}
-	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
-		return retryAfterHint{min(time.Duration(secs)*time.Second, maxRetryAfter)}
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return retryAfterHint{min(max(time.Until(t), 0), maxRetryAfter)}
-	}
-	return nil
+	return retryAfterHint{min(d, maxRetryAfter)}
 }
 
 func retryAfter(e *Error) (time.Duration, bool) {
@@ -245,24 +240,9 @@ func retryAfter(e *Error) (time.Duration, bool) {
 	return 0, false
 }
 
-// backoff is full-jitter exponential: a random wait in [d/2, d], d = base·2^attempt ≤ max.
+// backoff is the jittered exponential wait before retry number attempt+1.
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.retryBase << min(attempt, 20)
-	if d <= 0 || d > c.retryMax {
-		d = c.retryMax
-	}
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return retry.Backoff(attempt, c.retryBase, c.retryMax)
 }
 
 // redactURL drops query strings from transport errors (the token is in a header, never in the
