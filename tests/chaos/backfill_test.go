@@ -1,0 +1,125 @@
+package chaos
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/chaos/deploy"
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/harness"
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
+)
+
+// TestBackfillPeakRSS measures the binary's peak resident memory (VmHWM) during a first-run
+// backfill of BACKFILL_INDICATORS (default 100 000) indicators: the stream's recover snapshot
+// of every indicator, each becoming an IOC. Target: < 256 MB. Run with BENCH=1.
+func TestBackfillPeakRSS(t *testing.T) {
+	if os.Getenv("BENCH") == "" {
+		t.Skip("set BENCH=1 (BACKFILL_INDICATORS to change the size)")
+	}
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("BACKFILL_INDICATORS")); err == nil && v > 0 {
+		n = v
+	}
+	d := deploy.New(t)
+	modified := time.Now().Add(-time.Hour)
+	for i := range n {
+		ind := openctisim.Indicator{InternalID: fmt.Sprintf("backfill-%07d", i), Name: fmt.Sprintf("backfill %d", i),
+			Pattern: fmt.Sprintf("[domain-name:value = 'backfill-%d.example.com']", i), Score: 60,
+			Modified: modified.Add(time.Duration(i) * 10 * time.Microsecond)}
+		d.OCTI.Publish(deploy.StreamID, "create", openctisim.IndicatorEvent("create", ind, nil))
+	}
+
+	// Started by hand (not through the harness) to know the pid and read /proc/<pid>/status.
+	d.Vars["HTTP_ADDRESS"] = harness.FreeAddr(t)
+	// BACKFILL_GOMEMLIMIT: run the binary with this GOMEMLIMIT (e.g. 200MiB) to compare.
+	if v := os.Getenv("BACKFILL_GOMEMLIMIT"); v != "" {
+		d.Vars["GOMEMLIMIT"] = v
+	}
+	observability := harness.Pipeline("observability.yaml")
+	// BACKFILL_PPROF=<file>: the same settings plus /debug/pprof, and a heap profile at the end.
+	profile := os.Getenv("BACKFILL_PPROF")
+	if profile != "" {
+		b, err := os.ReadFile(observability)
+		require.NoError(t, err)
+		observability = filepath.Join(t.TempDir(), "observability.yaml")
+		conf := strings.Replace(string(b), "http:\n", "http:\n  debug_endpoints: true\n", 1)
+		require.NoError(t, os.WriteFile(observability, []byte(conf), 0o600))
+	}
+	cmd := exec.Command(harness.Binary(t), "streams", "--no-api",
+		"-o", observability, "-r", harness.Pipeline("resources.yaml"),
+		harness.Pipeline(deploy.IntelPush))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range d.Vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGKILL); _, _ = cmd.Process.Wait() })
+
+	var peakKB int64
+	deadline := start.Add(30 * time.Minute)
+	for {
+		if kb, err := vmHWM(cmd.Process.Pid); err == nil {
+			peakKB = kb
+		}
+		if d.HL.WriteCount() >= int64(n) && len(d.HL.IOCs(deploy.ListName)) == n {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "backfill incomplete after 30 min: %d writes\n%s", d.HL.WriteCount(), out.String())
+		time.Sleep(500 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	if profile != "" {
+		resp, err := http.Get("http://" + d.Vars["HTTP_ADDRESS"] + "/debug/pprof/heap")
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, os.WriteFile(profile, b, 0o600))
+	}
+	if kb, err := vmHWM(cmd.Process.Pid); err == nil {
+		peakKB = kb
+	}
+	line := fmt.Sprintf("BACKFILL indicators=%d duration=%s rate=%.0f/s peak_rss=%.0fMB target=256MB%s",
+		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), float64(peakKB)/1024, memLimitNote(d.Vars["GOMEMLIMIT"]))
+	t.Log(line)
+	fmt.Println(line) // report.sh greps this line
+	require.Less(t, peakKB, int64(256*1024), "peak RSS above the 256 MB target")
+}
+
+// vmHWM reads the peak resident set size (kB) of a process from /proc.
+func vmHWM(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM for pid %d", pid)
+}
+
+func memLimitNote(limit string) string {
+	if limit == "" {
+		return ""
+	}
+	return " GOMEMLIMIT=" + limit
+}
