@@ -40,6 +40,11 @@ func normalize(kind valueKind, algorithm, raw string) (ioc intel.IOC, skip bool,
 	if v == "" {
 		return ioc, true, nil
 	}
+	// JSON decoding turns invalid UTF-8 into U+FFFD: a value carrying it came from broken
+	// input and would match nothing real (or the wrong thing) in HarfangLab.
+	if strings.ContainsRune(v, utf8.RuneError) {
+		return ioc, false, fmt.Errorf("%q is not valid UTF-8", clip(raw))
+	}
 	switch kind {
 	case kindHash:
 		want := hashLengths[algorithm]

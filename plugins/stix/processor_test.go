@@ -205,6 +205,8 @@ func TestInvalidValueIsAnError(t *testing.T) {
 		`[domain-name:value = 'evil com']`:                       `"evil com" is not a valid domain name`,
 		`[domain-name:value = 'a..b']`:                           `"a..b" is not a valid domain name`,
 		`[url:value = 'http://x/a b']`:                           `"http://x/a b" is not a valid URL`,
+		"[domain-name:value = 'ev\uFFFDl.com']":                  `is not valid UTF-8`,
+		"[file:name = 'a\uFFFD.exe']":                            `is not valid UTF-8`,
 		`[ipv4-addr:value = 16909060]`:                           `line 1:20: ipv4-addr:value takes a string, got integer 16909060`,
 		`[domain-name:value IN ('a.com', true)]`:                 `domain-name:value takes a string, got boolean true`,
 	}
