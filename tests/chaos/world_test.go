@@ -3,6 +3,7 @@ package chaos
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
@@ -130,6 +131,21 @@ func (w *world) addAlerts(from, to int) {
 		rule["source_name"] = alertRulesList
 		w.d.HL.AddRule(kind, rule)
 		w.alerts = append(w.alerts, w.d.HL.AddAlert(a))
+	}
+}
+
+// changeStatuses moves n random alerts already added between new and investigating: their
+// incidents are re-pushed under the same ids, never duplicated.
+func (w *world) changeStatuses(rng *rand.Rand, n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for range n {
+		id := w.alerts[rng.IntN(len(w.alerts))]
+		status := "investigating"
+		if w.d.HL.Alert(id)["status"] == status {
+			status = "new"
+		}
+		w.d.HL.SetAlertStatus(id, status)
 	}
 }
 
