@@ -185,3 +185,18 @@ func tail(s string) string {
 	}
 	return s
 }
+
+// TestOpenCTIStreamTLSBlockWithoutEnabled: the same tls block as the other three components
+// (no `enabled`) must take effect on opencti_stream too.
+// FAILS today: opencti_stream declares its tls field with service.NewTLSToggledField
+// (plugins/opencti/input_opencti_stream.go, streamInputSpec), so without `enabled: true` the
+// root_cas_file / skip_cert_verify a user sets are silently ignored (verification stays on with
+// the system roots), while harfanglab_intel, harfanglab_alerts and opencti use NewTLSField
+// where the block always applies.
+func TestOpenCTIStreamTLSBlockWithoutEnabled(t *testing.T) {
+	c := tlsCases[len(tlsCases)-1]
+	require.Equal(t, "opencti_stream input", c.name)
+	srv, yaml, consume, _, worked := c.setup(t)
+	run := runStream(t, fmt.Sprintf(yaml, srv.URL, tlsBlock("root_cas_file: "+caFile(t, srv))), consume, failWait, worked)
+	assert.True(t, run.done, "tls.root_cas_file without enabled: true was ignored; logs:\n%s", tail(run.logs))
+}
