@@ -185,10 +185,8 @@ func TestBadStreamEventsThroughTheIntelPipeline(t *testing.T) {
 }
 
 // TestInvalidUTF8DomainIsDeadLettered: invalid UTF-8 bytes in a domain value must be refused.
-// FAILS today: Go's JSON decoder replaces them with U+FFFD, which normalizeDomain
-// (plugins/stix/normalize.go, the `c >= utf8.RuneSelf` case) accepts as an internationalised
-// letter, so "bad-\ufffd\ufffd\ufffd.example" becomes an IOC in HarfangLab. The utf8.ValidString
-// check there never fires after decoding; rejecting utf8.RuneError (or any non-letter rune) fixes it.
+// Go's JSON decoder turns them into U+FFFD, so the check has to look for that rune (it once
+// accepted it as an internationalised letter and pushed "bad-\ufffd\ufffd\ufffd.example").
 func TestInvalidUTF8DomainIsDeadLettered(t *testing.T) {
 	data := envelope("create", indicator("utf8", "[domain-name:value = 'bad-UTF8MARK.example']", "stix").STIX())
 	data = bytes.Replace(data, []byte("UTF8MARK"), []byte{0xff, 0xfe, 0xc3}, 1)
