@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/chaos/deploy"
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
 
@@ -43,4 +44,30 @@ func TestOpenCTIOutageLosesNoAlert(t *testing.T) {
 			len(d.DeadLetters("harfanglab-to-opencti")))
 	})
 	assert.Empty(t, d.DeadLetters("harfanglab-to-opencti"), "nothing dead-lettered for a transient outage")
+}
+
+// TestHarfangLabAndStreamOutagesLoseNoIndicator: HarfangLab answers 503 to everything for 40 s,
+// then the OpenCTI stream refuses connections (503) and is cut every 10 events for a while,
+// as indicators keep being published. Afterwards the IOC and Sigma lists are exactly what the
+// history says, with nothing dead-lettered.
+func TestHarfangLabAndStreamOutagesLoseNoIndicator(t *testing.T) {
+	d := deploy.New(t)
+	w := newWorld(d)
+	w.indicators(0, 40)
+	d.Start(60*time.Second, deploy.IntelPush)
+
+	d.HL.Faults().Set(faults.Config{Rate5xx: 1})
+	for i := 40; i < 120; i += 20 {
+		w.indicators(i, i+20)
+		time.Sleep(10 * time.Second)
+	}
+	d.HL.Faults().Set(faults.Config{})
+	d.OCTI.SetStreamFaults(openctisim.StreamFaults{Status5xxNext: 5, DisconnectEvery: 10})
+	w.indicators(120, 200)
+
+	want := w.wantIOCs()
+	d.Eventually(2*time.Minute, func() bool { got, dup := gotIOCs(d); return dup == 0 && equal(got, want) },
+		"the exact IOC list after the outages", func() string { got, _ := gotIOCs(d); return diff(want, got, 20) })
+	assert.Empty(t, d.DeadLetters("opencti-to-harfanglab"), "nothing dead-lettered for a transient outage")
+	assert.Positive(t, d.HL.Faults().Faulted())
 }
