@@ -5,7 +5,9 @@
 // IOC and Sigma lists computed from the published history with no duplicate, and every alert
 // present in OpenCTI exactly once.
 //
-//	go test -v ./tests/chaos/                      # short: 300 indicators, 150 alerts, 5 kills
+// outage_test.go holds the longer outages (40 s of OpenCTI or HarfangLab answering 503).
+//
+//	go test -v -run TestChaosShort ./tests/chaos/  # short: 300 indicators, 150 alerts, 5 kills
 //	CHAOS_LONG=1 go test -v -run Long -timeout 60m ./tests/chaos/   # 10 000 + 5 000, prints figures
 package chaos
 
