@@ -101,7 +101,6 @@ input:
     token: %s
     checkpoint_cache: cursor
     tls:
-      enabled: true
       root_cas_file: %s
 cache_resources:
   - label: cursor

@@ -40,8 +40,6 @@ func tlsServer(t *testing.T, h http.Handler) *httptest.Server {
 // tlsCase is one component pointed at a TLS server.
 type tlsCase struct {
 	name string
-	// toggled: the component's tls block has `enabled` (NewTLSToggledField).
-	toggled bool
 	// setup starts the simulator behind TLS and returns the stream YAML (with the tls block
 	// spliced in at %[2]s, the URL at %[1]s), whether the test consumes the input, the
 	// request counter of the simulator, and the "it worked" condition.
@@ -111,7 +109,6 @@ output:
 	},
 	{
 		name:    "opencti_stream input",
-		toggled: true,
 		setup: func(t *testing.T) (*httptest.Server, string, bool, *faults.Injector, func(int64) bool) {
 			octi := openctisim.New(octiToken)
 			octi.Publish("live", "create", openctisim.IndicatorEvent("create", openctisim.Indicator{
@@ -148,10 +145,6 @@ func tlsBlock(lines ...string) string {
 func TestTLSVerifiedByDefault(t *testing.T) {
 	for _, c := range tlsCases {
 		t.Run(c.name, func(t *testing.T) {
-			enable := []string{}
-			if c.toggled {
-				enable = []string{"enabled: true"}
-			}
 			t.Run("no CA: refused", func(t *testing.T) {
 				srv, yaml, consume, reqs, worked := c.setup(t)
 				run := runStream(t, fmt.Sprintf(yaml, srv.URL, tlsBlock()), consume, failWait, worked)
@@ -164,14 +157,14 @@ func TestTLSVerifiedByDefault(t *testing.T) {
 			})
 			t.Run("root_cas_file: works", func(t *testing.T) {
 				srv, yaml, consume, reqs, worked := c.setup(t)
-				block := tlsBlock(append(enable, "root_cas_file: "+caFile(t, srv))...)
+				block := tlsBlock("root_cas_file: " + caFile(t, srv))
 				run := runStream(t, fmt.Sprintf(yaml, srv.URL, block), consume, workWait, worked)
 				require.True(t, run.done, "with the CA the component works; logs:\n%s", tail(run.logs))
 				assert.Positive(t, reqs.Requests())
 			})
 			t.Run("skip_cert_verify: works", func(t *testing.T) {
 				srv, yaml, consume, _, worked := c.setup(t)
-				block := tlsBlock(append(enable, "skip_cert_verify: true")...)
+				block := tlsBlock("skip_cert_verify: true")
 				run := runStream(t, fmt.Sprintf(yaml, srv.URL, block), consume, workWait, worked)
 				require.True(t, run.done, "with verification off the component works; logs:\n%s", tail(run.logs))
 			})
@@ -188,11 +181,8 @@ func tail(s string) string {
 
 // TestOpenCTIStreamTLSBlockWithoutEnabled: the same tls block as the other three components
 // (no `enabled`) must take effect on opencti_stream too.
-// FAILS today: opencti_stream declares its tls field with service.NewTLSToggledField
-// (plugins/opencti/input_opencti_stream.go, streamInputSpec), so without `enabled: true` the
-// root_cas_file / skip_cert_verify a user sets are silently ignored (verification stays on with
-// the system roots), while harfanglab_intel, harfanglab_alerts and opencti use NewTLSField
-// where the block always applies.
+// (opencti_stream once used a toggled TLS block that ignored these settings without
+// `enabled: true`; every component now applies the block as written.)
 func TestOpenCTIStreamTLSBlockWithoutEnabled(t *testing.T) {
 	c := tlsCases[len(tlsCases)-1]
 	require.Equal(t, "opencti_stream input", c.name)

@@ -3,7 +3,9 @@ package security
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,12 +142,20 @@ func TestTokensNeverPrintedUnderFaults(t *testing.T) {
 	d.hl.Faults().Set(faults.Config{Rate429: 0.1, Rate5xx: 0.1, RateDrop: 0.05})
 	d.octi.SetGraphQLFaults(openctisim.GraphQLFaults{ErrorEvery: 4, Status5xxNext: 3})
 	d.octi.SetStreamFaults(openctisim.StreamFaults{DisconnectEvery: 5, Status5xxNext: 2})
-	p, _ := d.start()
+	p, addr := d.start()
 	p.Eventually(90*time.Second, func() bool {
 		return d.leakIOCs() == n-1 && len(d.octi.ObjectsOfType("incident")) >= n
 	}, "both pipelines done: %v", progress(func() string {
 		return fmt.Sprintf("%d IOCs, %d incidents", d.leakIOCs(), len(d.octi.ObjectsOfType("incident")))
 	}))
+	for _, path := range []string{"/metrics", "/ready", "/benthos/metrics"} {
+		resp, err := http.Get("http://" + addr + path)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.NotContains(t, string(b), leakHLToken, "token served on %s", path)
+		assert.NotContains(t, string(b), leakOCTIToken, "token served on %s", path)
+	}
 	p.Stop()
 	assert.Positive(t, d.hl.Faults().Faulted(), "HarfangLab faults were injected")
 	assert.Contains(t, p.Logs(), "level=debug", "the run logged at DEBUG")
