@@ -108,7 +108,7 @@ output:
 		},
 	},
 	{
-		name:    "opencti_stream input",
+		name: "opencti_stream input",
 		setup: func(t *testing.T) (*httptest.Server, string, bool, *faults.Injector, func(int64) bool) {
 			octi := openctisim.New(octiToken)
 			octi.Publish("live", "create", openctisim.IndicatorEvent("create", openctisim.Indicator{
