@@ -21,6 +21,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/retry"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/safehttp"
 )
 
 // apiPrefix is where every HarfangLab data endpoint lives.
@@ -114,7 +115,7 @@ func NewClient(c ClientConfig) (*Client, error) {
 		SetLogger(restyLogger{c.Logger}).
 		SetHeader("Authorization", "Token "+c.Token).
 		SetHeader("Accept", "application/json").
-		SetRedirectPolicy(resty.RedirectPolicyFunc(getOnlyRedirects))
+		SetRedirectPolicy(resty.RedirectPolicyFunc(safehttp.RedirectPolicy(5, true)))
 
 	cl := &Client{
 		rc:         rc,
@@ -149,18 +150,6 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	u.Path = strings.TrimRight(u.Path, "/") + apiPrefix
 	u.RawQuery, u.Fragment = "", ""
 	return u, nil
-}
-
-// getOnlyRedirects follows redirects for GET only: Go turns a redirected POST into a GET and
-// drops a redirected PATCH body, so for writes the 3xx is returned as an error instead.
-func getOnlyRedirects(req *http.Request, via []*http.Request) error {
-	if len(via) > 0 && via[0].Method != http.MethodGet {
-		return http.ErrUseLastResponse
-	}
-	if len(via) >= 5 {
-		return fmt.Errorf("stopped after %d redirects", len(via))
-	}
-	return nil
 }
 
 // Requests is the number of HTTP attempts made (retries included).
@@ -244,12 +233,13 @@ func ListOf[T any](ctx context.Context, c *Client, path string, q url.Values, ea
 		if pages > 1_000_000 {
 			return fmt.Errorf("listing %s: too many pages", path)
 		}
+		var nextErr error // a refused next link ends the listing after this page
 		if f.p.Next != nil && *f.p.Next != "" && len(f.p.Results) > 0 {
-			u, err := c.followNext(*f.p.Next)
-			if err != nil {
-				return fmt.Errorf("listing %s: %w", path, err)
+			if u, err := c.followNext(*f.p.Next); err != nil {
+				nextErr = fmt.Errorf("listing %s: %w", path, err)
+			} else {
+				pending = fetch(u)
 			}
-			pending = fetch(u)
 		}
 		for _, r := range f.p.Results {
 			if err := each(r); err != nil {
@@ -259,20 +249,23 @@ func ListOf[T any](ctx context.Context, c *Client, path string, q url.Values, ea
 				return err
 			}
 		}
+		if nextErr != nil {
+			return nextErr
+		}
 	}
 	return nil
 }
 
-// followNext resolves a DRF `next` link. It refuses another host so the token never leaves
-// the configured server.
+// followNext resolves a DRF `next` link. It refuses another host or scheme so the token never
+// leaves the configured server nor travels in clear text.
 func (c *Client) followNext(next string) (*url.URL, error) {
 	ref, err := url.Parse(next)
 	if err != nil {
 		return nil, fmt.Errorf("parsing next link: %w", err)
 	}
 	u := c.base.ResolveReference(ref)
-	if u.Host != c.base.Host {
-		return nil, fmt.Errorf("next link points to another host %q", u.Host)
+	if u.Host != c.base.Host || u.Scheme != c.base.Scheme {
+		return nil, fmt.Errorf("next link points to another origin %s://%s", u.Scheme, u.Host)
 	}
 	return u, nil
 }

@@ -147,7 +147,7 @@ func TestClientListRefusesForeignNextHost(t *testing.T) {
 	cl := newTestClient(t, srv.URL, nil)
 	err := cl.List(t.Context(), "x", nil, func(json.RawMessage) error { return nil })
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "another host")
+	assert.Contains(t, err.Error(), "another origin")
 }
 
 func TestClientRetriesTransientFailures(t *testing.T) {

@@ -17,6 +17,8 @@ import (
 	"github.com/Jeffail/checkpoint"
 	"github.com/Jeffail/shutdown"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/safehttp"
 )
 
 const (
@@ -85,7 +87,9 @@ as configuration errors.
 			service.NewURLField(osFieldURL).Description("Base URL of the OpenCTI platform.").
 				Example("https://opencti.example.com"),
 			service.NewStringField(osFieldToken).Secret().Description("OpenCTI API token."),
-			service.NewTLSToggledField(osFieldTLS),
+			// The same always-applied TLS block as the other components: a root_cas_file or
+			// skip_cert_verify set without `enabled: true` must not be silently ignored.
+			service.NewTLSField(osFieldTLS),
 			service.NewDurationField(osFieldTimeout).
 				Description("Connect and response-header timeout. The stream itself has no overall timeout.").
 				Default("30s"),
@@ -266,7 +270,7 @@ func newStreamInput(conf *service.ParsedConfig, mgr *service.Resources) (*stream
 	if !mgr.HasCache(c.cacheName) {
 		return nil, fmt.Errorf("opencti_stream: %s: cache resource %q not found", osFieldCheckpointCache, c.cacheName)
 	}
-	tlsConf, tlsEnabled, err := conf.FieldTLSToggled(osFieldTLS)
+	tlsConf, err := conf.FieldTLS(osFieldTLS)
 	if err != nil {
 		return nil, fmt.Errorf("opencti_stream: %w", err)
 	}
@@ -278,16 +282,14 @@ func newStreamInput(conf *service.ParsedConfig, mgr *service.Resources) (*stream
 	transport.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
 	transport.ResponseHeaderTimeout = timeout
 	transport.TLSHandshakeTimeout = timeout
-	if tlsEnabled {
-		transport.TLSClientConfig = tlsConf
-	}
+	transport.TLSClientConfig = tlsConf
 	m := mgr.Metrics()
 	return &streamInput{
 		conf: c,
 		mgr:  mgr,
 		log:  mgr.Logger(),
 		// No client timeout: the stream is endless; liveness is heartbeat_timeout's job.
-		client: &http.Client{Transport: transport},
+		client: &http.Client{Transport: transport, CheckRedirect: safehttp.RedirectPolicy(5, false)},
 		metrics: streamMetrics{
 			events:     m.NewCounter("opencti_stream_events_total", "event"),
 			reconnects: m.NewCounter("opencti_stream_reconnects_total"),
