@@ -83,8 +83,8 @@ The token needs the CONNECTORAPI capability (OpenCTI "Connector" role).`).
 				Default("40s").
 				Advanced(),
 			service.NewIntField(ocFieldMaxRetries).
-				Description("Retries of one GraphQL call on transient failures before the message is nacked.").
-				Default(5).
+				Description("Retries of one GraphQL call on transient failures (network, 429, 5xx, lock errors); -1, the default, retries until OpenCTI answers or the stream stops, so an outage never sends a bundle to the dead-letter route. Only bundles OpenCTI refuses for good fail.").
+				Default(-1).
 				Advanced(),
 			service.NewOutputMaxInFlightField().Default(4),
 			service.NewBatchPolicyField(ocFieldBatching),
