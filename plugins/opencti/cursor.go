@@ -31,10 +31,10 @@ func decodeCursor(b []byte) (cursorState, error) {
 	if err := json.Unmarshal([]byte(s), &c); err != nil {
 		return cursorState{}, fmt.Errorf("decoding stored cursor: %w", err)
 	}
-	if c.StartFrom != "" {
-		if _, ok := parseEventID(c.StartFrom); !ok {
-			return cursorState{}, fmt.Errorf("stored cursor start_from %q is not a stream id", c.StartFrom)
-		}
+	// A cursor without a position is damaged, not "start at the live tail": resuming there
+	// would skip, silently, every event published while the process was down.
+	if _, ok := parseEventID(c.StartFrom); !ok {
+		return cursorState{}, fmt.Errorf("stored cursor start_from %q is not a stream id", c.StartFrom)
 	}
 	return c, nil
 }

@@ -70,6 +70,8 @@ func TestCursorCodec(t *testing.T) {
 
 	_, err = decodeCursor([]byte(`{"start_from":"garbage"}`))
 	assert.Error(t, err)
+	_, err = decodeCursor([]byte(`{"recover_until":"2024-06-15T10:00:00Z"}`))
+	assert.Error(t, err, "a cursor without a position is damaged")
 	_, err = decodeCursor([]byte(`{`))
 	assert.Error(t, err)
 }
