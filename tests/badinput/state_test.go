@@ -73,10 +73,8 @@ func TestUnreadableCursorFilesAreReportedByName(t *testing.T) {
 
 // TestCursorWithoutPositionIsNotTheLiveTail: a cursor file that is JSON but holds no position
 // must be refused like an unreadable one, or resumed without loss.
-// FAILS today for opencti_stream: decodeCursor (plugins/opencti/cursor.go) accepts an object
-// without start_from, loadCursor then resumes "after the live tail" and the events published
-// since the last acknowledged position (here while-down.example) are skipped silently.
-// harfanglab_alerts refuses the same file ("cursor has no alerts position").
+// Resuming "after the live tail" would skip the events published since the last acknowledged
+// position (here while-down.example) silently; both inputs refuse such a cursor.
 func TestCursorWithoutPositionIsNotTheLiveTail(t *testing.T) {
 	d, logs := damageCursors(t, []byte(`{"position": 12, "ids": "x"}`))
 	assert.Contains(t, logs, `cursor \"harfanglab_alerts\"`, "harfanglab_alerts refuses it")

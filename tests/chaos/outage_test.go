@@ -15,11 +15,8 @@ import (
 // TestOpenCTIOutageLosesNoAlert: OpenCTI answers 503 to everything for 40 s while alerts keep
 // coming (an upgrade, a restart of the platform). Once it is back, every alert is in OpenCTI
 // exactly once: an outage is a transient error, never a reason to give an alert up.
-// FAILS today (30 of 60 alerts dead-lettered, "opening work: opencti workAdd: HTTP 503"): the
-// opencti output gives up a bundle after max_retries (5, ~15 s of back-off)
-// and pipelines/harfanglab-to-opencti.yaml routes every error of the output, transient ones
-// included, to the rejected_bundles dead-letter file through `fallback`; the input's cursor
-// then moves past the alert, which never reaches OpenCTI.
+// (It once lost 30 of 60 alerts: the opencti output gave up after 5 retries and the pipeline's
+// fallback dead-lettered them; transient errors are now retried until OpenCTI answers.)
 func TestOpenCTIOutageLosesNoAlert(t *testing.T) {
 	d := deploy.New(t)
 	w := newWorld(d)

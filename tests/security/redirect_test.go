@@ -66,11 +66,8 @@ func trusting(srv *httptest.Server) *tls.Config {
 // TestTokenNeverFollowsARedirectToPlainHTTP: a server reached over HTTPS answers with a
 // redirect to http:// on the same host (another port). Following it would send the token in
 // clear text to whatever listens there. No client may do so.
-// FAILS today for the HarfangLab client (GET redirects are followed: getOnlyRedirects in
-// plugins/harfanglab/client.go) and for opencti_stream (default http.Client redirect policy,
-// plugins/opencti/input_opencti_stream.go): Go keeps Authorization on a redirect to the same
-// host name whatever the scheme and port. Refusing redirects that leave https (or that change
-// scheme/host/port) fixes it.
+// Go keeps Authorization on a redirect to the same host name whatever the scheme and port;
+// plugins/safehttp's redirect policy refuses any change of scheme, host or port.
 func TestTokenNeverFollowsARedirectToPlainHTTP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -195,8 +192,7 @@ func dualPort(t *testing.T, tlsHandler, plainHandler http.Handler) (port string,
 // TestListNeverFollowsANextLinkToPlainHTTP: a DRF page served over HTTPS whose `next` link is
 // http:// on the same host and port (a proxy that rewrites links without the scheme). The
 // HarfangLab client must not send the token in clear text to follow it.
-// FAILS today: followNext (plugins/harfanglab/client.go) compares only u.Host with the base
-// host, so an https → http change of scheme passes; it should also require the base's scheme.
+// followNext (plugins/harfanglab/client.go) requires the base's scheme and host.
 func TestListNeverFollowsANextLinkToPlainHTTP(t *testing.T) {
 	plain := &sink{}
 	var port string
