@@ -9,21 +9,18 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/loopback"
 )
 
 // Server is one simulated HarfangLab.
 type Server struct {
-	token  string
-	mux    *http.ServeMux
-	faults *faults.Injector
+	loopback.Sim // Faults, ServeHTTP, Start, URL, Close
+	token        string
+	mux          *http.ServeMux
 
 	mu     sync.Mutex // guards the stores below
 	intel  *intelStore
 	alerts *alertStore
-
-	net loopback.Server
 }
 
 // New builds a simulator that accepts `Authorization: Token <token>`.
@@ -33,25 +30,8 @@ func New(token string) *Server {
 	s.alerts = newAlertStore()
 	s.registerIntel()
 	s.registerAlerts()
-	s.faults = faults.New(http.HandlerFunc(s.authenticated))
+	s.Init(http.HandlerFunc(s.authenticated))
 	return s
-}
-
-// Faults gives access to fault injection and request counters.
-func (s *Server) Faults() *faults.Injector { return s.faults }
-
-// ServeHTTP makes the simulator usable with httptest.NewServer.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.faults.ServeHTTP(w, r) }
-
-// Start listens on addr (default 127.0.0.1:0, loopback only) and returns the base URL.
-func (s *Server) Start(addr string) (string, error) { return s.net.Start(addr, s) }
-
-// URL is the base URL once started.
-func (s *Server) URL() string { return s.net.URL() }
-
-// Close stops the server.
-func (s *Server) Close() error {
-	return s.net.Close()
 }
 
 func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {

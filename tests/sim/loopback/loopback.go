@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
 )
 
 // Server is one listening HTTP server.
@@ -44,3 +46,28 @@ func (l *Server) Close() error {
 	}
 	return err
 }
+
+// Sim is what every simulator shares: fault injection in front of its handler, and a loopback
+// listener. Embed it and call Init with the simulator's own (authenticating) handler.
+type Sim struct {
+	faults *faults.Injector
+	net    Server
+}
+
+// Init puts fault injection in front of h.
+func (s *Sim) Init(h http.Handler) { s.faults = faults.New(h) }
+
+// Faults gives access to fault injection and request counters.
+func (s *Sim) Faults() *faults.Injector { return s.faults }
+
+// ServeHTTP makes the simulator usable with httptest.NewServer.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.faults.ServeHTTP(w, r) }
+
+// Start listens on addr (default 127.0.0.1:0, loopback only) and returns the base URL.
+func (s *Sim) Start(addr string) (string, error) { return s.net.Start(addr, s) }
+
+// URL is the base URL once started.
+func (s *Sim) URL() string { return s.net.URL() }
+
+// Close stops the listener.
+func (s *Sim) Close() error { return s.net.Close() }
