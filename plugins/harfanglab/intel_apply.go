@@ -153,9 +153,7 @@ func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, 
 		want[k] = ioc
 	}
 	keys := map[iocKey]bool{}
-	for k := range cl.values {
-		keys[k] = true
-	}
+	cl.values.each(func(k iocKey) { keys[k] = true })
 	for k := range want {
 		keys[k] = true
 	}
@@ -169,8 +167,8 @@ func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, 
 			continue
 		}
 		lockedAliases = append(lockedAliases, as)
-		for k := range as.claims[intel.ViaPattern].valuesOrNil() {
-			keys[k] = true
+		if prev := as.claims[intel.ViaPattern]; prev != nil {
+			prev.values.each(func(k iocKey) { keys[k] = true })
 		}
 	}
 	defer func() {
@@ -223,9 +221,9 @@ func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, 
 			continue
 		}
 		if r.held {
-			cl.values[r.k] = true
+			cl.values.add(r.k)
 		} else {
-			delete(cl.values, r.k)
+			cl.values.remove(r.k)
 		}
 	}
 	// Remember what a relationship claim wants, to restore it if its owner dies and comes back.
@@ -254,13 +252,6 @@ func infoFrom(c *intel.Change) ownerRecord {
 		Score: &score, Platforms: slices.Clone(c.Platforms), ValidUntil: c.ValidUntil,
 		description: c.Description, maturity: c.Maturity, known: true,
 	}
-}
-
-func (c *claimState) valuesOrNil() map[iocKey]bool {
-	if c == nil {
-		return nil
-	}
-	return c.values
 }
 
 // applyValue sets (wanted) or removes the claim (owner, via) on one value and writes what that
@@ -418,7 +409,7 @@ func (o *intelOutput) writeIOC(ctx context.Context, ix *index, e *iocEntry, next
 		if created.ID == "" {
 			created.ID = o.dryID()
 		}
-		e.id, e.enabled, e.block, e.comment, e.description, e.hlStatus, e.owners = created.ID, true, d.block, d.comment, d.description, d.hlStatus, next
+		e.id, e.enabled, e.block, e.commentSum, e.description, e.hlStatus, e.owners = created.ID, true, d.block, commentSum(d.comment), d.description, d.hlStatus, next
 		ix.live.Add(1)
 		return nil
 
@@ -436,7 +427,7 @@ func (o *intelOutput) writeIOC(ctx context.Context, ix *index, e *iocEntry, next
 	if e.enabled != d.live {
 		patch["enabled"] = d.live
 	}
-	if e.comment != d.comment {
+	if e.commentSum != commentSum(d.comment) {
 		patch["comment"] = d.comment
 	}
 	if d.live {
@@ -465,7 +456,7 @@ func (o *intelOutput) writeIOC(ctx context.Context, ix *index, e *iocEntry, next
 	if err != nil {
 		return o.classify(err)
 	}
-	e.enabled, e.comment, e.owners = d.live, d.comment, next
+	e.enabled, e.commentSum, e.owners = d.live, commentSum(d.comment), next
 	if d.live {
 		e.block, e.description, e.hlStatus = d.block, d.description, d.hlStatus
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"net/url"
 	"regexp"
 	"sync"
@@ -29,6 +30,14 @@ const sourceDescription = "Cyber Threat Intelligence knowledge imported from Ope
 
 type iocKey struct{ typ, value string }
 
+// commentSum is a 64-bit FNV-1a hash of a comment: enough to tell whether HarfangLab's copy
+// differs from the one we would write, at 8 bytes instead of the text per entry.
+func commentSum(s string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum64()
+}
+
 func (k iocKey) String() string { return k.typ + ":" + k.value }
 
 // iocEntry is one IOCRule value: HarfangLab's state as last read or written, and its owners.
@@ -42,8 +51,8 @@ type iocEntry struct {
 	block       bool
 	description string
 	hlStatus    string
-	comment     string
-	foreign     bool // the comment is not ours: never modify or delete
+	commentSum  uint64 // hash of the comment HarfangLab holds (the text itself is rebuilt from owners)
+	foreign     bool   // the comment is not ours: never modify or delete
 	// conflictLogged records that a change wanting this foreign entry was reported.
 	conflictLogged bool
 	owners         owners
@@ -63,13 +72,13 @@ type iocRule struct {
 
 // reset forgets HarfangLab's copy: the value is not in the list (the lock is kept).
 func (e *iocEntry) reset() {
-	e.id, e.enabled, e.block, e.description, e.hlStatus, e.comment, e.foreign = "", false, false, "", "", "", false
+	e.id, e.enabled, e.block, e.description, e.hlStatus, e.commentSum, e.foreign = "", false, false, "", "", 0, false
 	e.owners = owners{}
 }
 
 func (e *iocEntry) load(r iocRule) {
 	e.id, e.enabled, e.block = r.ID, r.Enabled, r.BlockOnAgent
-	e.description, e.hlStatus, e.comment = r.Description, r.HLStatus, r.Comment
+	e.description, e.hlStatus, e.commentSum = r.Description, r.HLStatus, commentSum(r.Comment)
 	o, ours := parseComment(r.Comment)
 	e.foreign = !ours
 	if o == nil {
@@ -103,7 +112,7 @@ type ruleObject struct {
 // claimState is what one claim (owner, via) holds, as known to this process.
 type claimState struct {
 	seq    string
-	values map[iocKey]bool
+	values keySet
 	last   *intel.Change // last live change applied (to restore relationship claims)
 }
 
@@ -144,7 +153,7 @@ func (s *ownerState) setRule(kind string, r *ruleEntry) {
 func (s *ownerState) claim(via string) *claimState {
 	c := s.claims[via]
 	if c == nil {
-		c = &claimState{values: make(map[iocKey]bool, 1)}
+		c = &claimState{}
 		s.claims[via] = c
 	}
 	return c
@@ -153,7 +162,7 @@ func (s *ownerState) claim(via string) *claimState {
 // holdsAnything reports whether the owner has anything in HarfangLab.
 func (s *ownerState) holdsAnything() bool {
 	for _, c := range s.claims {
-		if len(c.values) > 0 {
+		if c.values.len() > 0 {
 			return true
 		}
 	}
@@ -257,7 +266,7 @@ func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err erro
 		for id, rec := range e.owners {
 			s := ix.ownerNoLock(id)
 			for _, via := range rec.Via {
-				s.claim(via).values[k] = true
+				s.claim(via).values.add(k)
 			}
 			s.noteValidUntil(rec.ValidUntil)
 		}
