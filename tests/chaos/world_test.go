@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/chaos/deploy"
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/deploy"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )

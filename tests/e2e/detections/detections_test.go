@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/deploy"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/harness"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
@@ -26,8 +27,8 @@ import (
 )
 
 const (
-	hlToken    = "hl-e2e-token-4f1d"
-	octiToken  = "octi-e2e-token-9a2c"
+	hlToken    = deploy.HLToken
+	octiToken  = deploy.OCTIToken
 	waitLong   = 60 * time.Second
 	pollPeriod = "300ms"
 )
@@ -44,27 +45,10 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	hl := hlsim.New(hlToken)
-	hlURL, err := hl.Start("")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = hl.Close() })
-	octi := openctisim.New(octiToken)
-	octiURL, err := octi.Start("")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = octi.Close() })
-	e := &env{t: t, hl: hl, octi: octi, state: t.TempDir()}
-	e.vars = map[string]string{
-		"OPENCTI_URL":              octiURL,
-		"OPENCTI_TOKEN":            octiToken,
-		"CONNECTOR_ID":             uuid.NewString(),
-		"CONNECTOR_NAME":           "HarfangLab",
-		"HARFANGLAB_URL":           hlURL,
-		"HARFANGLAB_TOKEN":         hlToken,
-		"HARFANGLAB_POLL_INTERVAL": pollPeriod,
-		"STATE_DIR":                e.state,
-		"LOG_LEVEL":                "INFO",
-	}
-	return e
+	d := deploy.New(t)
+	d.Vars["CONNECTOR_NAME"] = "HarfangLab"
+	d.Vars["HARFANGLAB_POLL_INTERVAL"] = pollPeriod
+	return &env{t: t, hl: d.HL, octi: d.OCTI, state: d.State, vars: d.Vars}
 }
 
 // start runs the binary on the detections pipeline and waits until it is ready.

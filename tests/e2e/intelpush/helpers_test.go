@@ -16,15 +16,16 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/deploy"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/harness"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
 
 const (
-	hlToken   = "hl-intel-e2e-7c1a"
-	octiToken = "octi-intel-e2e-2b9d"
-	streamID  = "live"
+	hlToken   = deploy.HLToken
+	octiToken = deploy.OCTIToken
+	streamID  = deploy.StreamID
 	listName  = "from_OpenCTI"
 	waitLong  = 60 * time.Second
 
@@ -45,25 +46,8 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	hl := hlsim.New(hlToken)
-	hlURL, err := hl.Start("")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = hl.Close() })
-	octi := openctisim.New(octiToken)
-	octiURL, err := octi.Start("")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = octi.Close() })
-	e := &env{t: t, hl: hl, octi: octi, state: t.TempDir()}
-	e.vars = map[string]string{
-		"OPENCTI_URL":              octiURL,
-		"OPENCTI_TOKEN":            octiToken,
-		"CONNECTOR_LIVE_STREAM_ID": streamID,
-		"HARFANGLAB_URL":           hlURL,
-		"HARFANGLAB_TOKEN":         hlToken,
-		"STATE_DIR":                e.state,
-		"LOG_LEVEL":                "INFO",
-	}
-	return e
+	d := deploy.New(t)
+	return &env{t: t, hl: d.HL, octi: d.OCTI, state: d.State, vars: d.Vars}
 }
 
 // start runs the binary on the intel pipeline and waits until it is ready.
