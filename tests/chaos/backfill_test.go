@@ -48,6 +48,9 @@ func TestBackfillPeakRSS(t *testing.T) {
 	if v := os.Getenv("BACKFILL_GOMEMLIMIT"); v != "" {
 		d.Vars["GOMEMLIMIT"] = v
 	}
+	if v := os.Getenv("BACKFILL_GOGC"); v != "" {
+		d.Vars["GOGC"] = v
+	}
 	observability := harness.Pipeline("observability.yaml")
 	// BACKFILL_PPROF=<file>: the same settings plus /debug/pprof, and a heap profile at the end.
 	profile := os.Getenv("BACKFILL_PPROF")
