@@ -15,6 +15,6 @@ import (
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab/alerts"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti/graphql"
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/state"
+	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/statefile"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/stix"
 )

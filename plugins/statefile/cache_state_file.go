@@ -1,7 +1,7 @@
-// Package state provides the `state_file` cache: a crash-safe, file-per-key cache for the
+// Package statefile provides the `state_file` cache: a crash-safe, file-per-key cache for the
 // cursors of the inputs (the core `file` cache writes in place and needs an existing folder; a
 // crash in mid-write there can leave a truncated cursor).
-package state
+package statefile
 
 import (
 	"context"
