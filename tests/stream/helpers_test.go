@@ -25,7 +25,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti"
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/state"
+	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/statefile"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
 
