@@ -27,7 +27,7 @@ func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, exp
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	if cl := s.claims[c.Via]; cl != nil && intel.CompareSeq(c.Seq, cl.seq) < 0 {
+	if cl := s.claimOf(c.Via); cl != nil && intel.CompareSeq(c.Seq, cl.seq) < 0 {
 		o.log.Debugf("ignoring change of %s via %s: seq %s is older than %s", c.Owner, c.Via, c.Seq, cl.seq)
 		return nil
 	}
@@ -58,13 +58,14 @@ func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, exp
 			}
 		} else {
 			s.dead = true
-			for via, cl := range s.claims {
+			for _, cl := range s.claims {
+				via := cl.via
 				if via != intel.ViaPattern && cl.last != nil {
 					s.setDormant(via, cl.last)
 				}
 				updates = append(updates, claimUpdate{via: via, change: c})
 			}
-			if _, ok := s.claims[intel.ViaPattern]; !ok {
+			if s.claimOf(intel.ViaPattern) == nil {
 				updates = append(updates, claimUpdate{via: intel.ViaPattern, change: c})
 			}
 		}
@@ -167,13 +168,13 @@ func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, 
 			continue
 		}
 		lockedAliases = append(lockedAliases, as)
-		if prev := as.claims[intel.ViaPattern]; prev != nil {
+		if prev := as.claimOf(intel.ViaPattern); prev != nil {
 			prev.values.each(func(k iocKey) { keys[k] = true })
 		}
 	}
 	defer func() {
 		for _, as := range lockedAliases {
-			delete(as.claims, intel.ViaPattern)
+			as.dropClaim(intel.ViaPattern)
 			as.mu.Unlock()
 		}
 	}()

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"net/url"
 	"regexp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,6 +112,7 @@ type ruleObject struct {
 
 // claimState is what one claim (owner, via) holds, as known to this process.
 type claimState struct {
+	via    string
 	seq    string
 	values keySet
 	last   *intel.Change // last live change applied (to restore relationship claims)
@@ -120,20 +122,35 @@ type claimState struct {
 type ownerState struct {
 	mu          sync.Mutex
 	id          string
-	dead        bool         // its pattern claim went not-live in this process
-	patternSeen bool         // a pattern change of it was applied in this process
-	validUntil  *time.Time   // expiry instant (from changes or comments)
-	info        *ownerRecord // owner-level fields of its latest live pattern change
-	claims      map[string]*claimState
+	dead        bool                     // its pattern claim went not-live in this process
+	patternSeen bool                     // a pattern change of it was applied in this process
+	validUntil  *time.Time               // expiry instant (from changes or comments)
+	info        *ownerRecord             // owner-level fields of its latest live pattern change
+	claims      []*claimState            // usually one (the pattern): a slice costs far less than a map
 	dormant     map[string]*intel.Change // relationship claims suspended while the owner is dead
 	rules       map[string]*ruleEntry    // by rule kind
 	expiring    atomic.Bool
 }
 
-// newOwnerState builds an owner with its claims map only: dormant claims and rules are rare,
-// and their maps are made on first use (the index holds one owner per indicator).
+// newOwnerState builds an empty owner: dormant claims and rules are rare, and their maps are
+// made on first use (the index holds one owner per indicator).
 func newOwnerState(id string) *ownerState {
-	return &ownerState{id: id, claims: make(map[string]*claimState, 1)}
+	return &ownerState{id: id}
+}
+
+// claimOf returns the claim via holds, or nil.
+func (s *ownerState) claimOf(via string) *claimState {
+	for _, c := range s.claims {
+		if c.via == via {
+			return c
+		}
+	}
+	return nil
+}
+
+// dropClaim forgets the claim via.
+func (s *ownerState) dropClaim(via string) {
+	s.claims = slices.DeleteFunc(s.claims, func(c *claimState) bool { return c.via == via })
 }
 
 func (s *ownerState) setDormant(via string, c *intel.Change) {
@@ -151,10 +168,10 @@ func (s *ownerState) setRule(kind string, r *ruleEntry) {
 }
 
 func (s *ownerState) claim(via string) *claimState {
-	c := s.claims[via]
+	c := s.claimOf(via)
 	if c == nil {
-		c = &claimState{}
-		s.claims[via] = c
+		c = &claimState{via: via}
+		s.claims = append(s.claims, c)
 	}
 	return c
 }
