@@ -18,6 +18,7 @@ import (
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti/graphql"
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/deploy"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/harness"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
@@ -26,53 +27,27 @@ import (
 
 // Distinctive tokens: any appearance in output is a leak, never a coincidence.
 const (
-	leakHLToken   = "hl-SECRET-5f0c2b7e91d4"
-	leakOCTIToken = "octi-SECRET-a83d61c2f7e0"
+	leakHLToken   = deploy.HLToken
+	leakOCTIToken = deploy.OCTIToken
 )
 
-// deployment is both simulators and the binary running both pipelines in one process.
+// deployment is both simulators and the binary running both pipelines in one process, the
+// binary given hlToken and octiToken (right or wrong) and logging at DEBUG.
 type deployment struct {
-	t     *testing.T
-	hl    *hlsim.Server
-	octi  *openctisim.Server
-	state string
-	vars  map[string]string
+	*deploy.Deployment
+	t *testing.T
 }
 
 func newDeployment(t *testing.T, hlToken, octiToken string) *deployment {
 	t.Helper()
-	d := &deployment{t: t, hl: hlsim.New(leakHLToken), octi: openctisim.New(leakOCTIToken), state: t.TempDir()}
-	hlURL, err := d.hl.Start("")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = d.hl.Close() })
-	octiURL, err := d.octi.Start("")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = d.octi.Close() })
-	d.vars = map[string]string{
-		"OPENCTI_URL": octiURL, "OPENCTI_TOKEN": octiToken,
-		"HARFANGLAB_URL": hlURL, "HARFANGLAB_TOKEN": hlToken,
-		"CONNECTOR_ID": uuid.NewString(), "HARFANGLAB_POLL_INTERVAL": "300ms",
-		"STATE_DIR": d.state, "LOG_LEVEL": "DEBUG",
-	}
+	d := &deployment{Deployment: deploy.New(t), t: t}
+	d.Vars["HARFANGLAB_TOKEN"], d.Vars["OPENCTI_TOKEN"], d.Vars["LOG_LEVEL"] = hlToken, octiToken, "DEBUG"
 	return d
 }
 
 func (d *deployment) start() (*harness.Proc, string) {
-	addr := harness.FreeAddr(d.t)
-	d.vars["HTTP_ADDRESS"] = addr
-	p := harness.Start(d.t, d.vars, "streams", "--no-api",
-		"-o", harness.Pipeline("observability.yaml"),
-		"-r", harness.Pipeline("resources.yaml"),
-		harness.Pipeline("opencti-to-harfanglab.yaml"),
-		harness.Pipeline("harfanglab-to-opencti.yaml"))
-	// TEST_LOG_DIR keeps the whole output of a run for inspection (the harness shows a tail).
-	if dir := os.Getenv("TEST_LOG_DIR"); dir != "" {
-		d.t.Cleanup(func() {
-			name := strings.NewReplacer("/", "_", " ", "_").Replace(d.t.Name()) + ".log"
-			_ = os.WriteFile(filepath.Join(dir, name), []byte(p.Logs()), 0o600)
-		})
-	}
-	return p, addr
+	p := d.Start(0, deploy.IntelPush, deploy.DetectionsPull)
+	return p, d.Addr
 }
 
 // seed publishes n indicators (the last one with a pattern that does not parse, so the
@@ -86,18 +61,18 @@ func (d *deployment) seed(n int) {
 		// Distinct modification times: the recover snapshot groups elements by updated_at ms.
 		ind := openctisim.Indicator{InternalID: uuid.NewString(), Name: fmt.Sprint("leak ", i), Pattern: pattern, Score: 60,
 			Modified: time.Now().Add(time.Duration(i-n) * time.Second)}
-		d.octi.Publish("live", "create", openctisim.IndicatorEvent("create", ind, nil))
-		a := d.hl.SampleAlert(hlsim.SampleKinds[i%len(hlsim.SampleKinds)], i)
+		d.OCTI.Publish("live", "create", openctisim.IndicatorEvent("create", ind, nil))
+		a := d.HL.SampleAlert(hlsim.SampleKinds[i%len(hlsim.SampleKinds)], i)
 		kind, rule := hlsim.SampleRuleFor(a, "indicator--"+uuid.NewString())
-		d.hl.AddRule(kind, rule)
-		d.hl.AddAlert(a)
+		d.HL.AddRule(kind, rule)
+		d.HL.AddAlert(a)
 	}
 }
 
 // leakIOCs counts the IOC rules made from the seeded indicators.
 func (d *deployment) leakIOCs() int {
 	n := 0
-	for _, r := range d.hl.IOCs("from_OpenCTI") {
+	for _, r := range d.HL.IOCs("from_OpenCTI") {
 		if strings.HasPrefix(r.Value, "leak-") {
 			n++
 		}
@@ -114,7 +89,7 @@ func (d *deployment) assertNoToken(logs string, tokens ...string) {
 		assert.NotContains(d.t, logs, tok, "token in the process output")
 	}
 	files := 0
-	err := filepath.WalkDir(d.state, func(path string, e fs.DirEntry, err error) error {
+	err := filepath.WalkDir(d.State, func(path string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
 		}
@@ -139,14 +114,14 @@ func TestTokensNeverPrintedUnderFaults(t *testing.T) {
 	d := newDeployment(t, leakHLToken, leakOCTIToken)
 	const n = 20
 	d.seed(n)
-	d.hl.Faults().Set(faults.Config{Rate429: 0.1, Rate5xx: 0.1, RateDrop: 0.05})
-	d.octi.SetGraphQLFaults(openctisim.GraphQLFaults{ErrorEvery: 4, Status5xxNext: 3})
-	d.octi.SetStreamFaults(openctisim.StreamFaults{DisconnectEvery: 5, Status5xxNext: 2})
+	d.HL.Faults().Set(faults.Config{Rate429: 0.1, Rate5xx: 0.1, RateDrop: 0.05})
+	d.OCTI.SetGraphQLFaults(openctisim.GraphQLFaults{ErrorEvery: 4, Status5xxNext: 3})
+	d.OCTI.SetStreamFaults(openctisim.StreamFaults{DisconnectEvery: 5, Status5xxNext: 2})
 	p, addr := d.start()
 	p.Eventually(90*time.Second, func() bool {
-		return d.leakIOCs() == n-1 && len(d.octi.ObjectsOfType("incident")) >= n
+		return d.leakIOCs() == n-1 && len(d.OCTI.ObjectsOfType("incident")) >= n
 	}, "both pipelines done: %v", progress(func() string {
-		return fmt.Sprintf("%d IOCs, %d incidents", d.leakIOCs(), len(d.octi.ObjectsOfType("incident")))
+		return fmt.Sprintf("%d IOCs, %d incidents", d.leakIOCs(), len(d.OCTI.ObjectsOfType("incident")))
 	}))
 	for _, path := range []string{"/metrics", "/ready", "/benthos/metrics"} {
 		resp, err := http.Get("http://" + addr + path)
@@ -157,9 +132,9 @@ func TestTokensNeverPrintedUnderFaults(t *testing.T) {
 		assert.NotContains(t, string(b), leakOCTIToken, "token served on %s", path)
 	}
 	p.Stop()
-	assert.Positive(t, d.hl.Faults().Faulted(), "HarfangLab faults were injected")
+	assert.Positive(t, d.HL.Faults().Faulted(), "HarfangLab faults were injected")
 	assert.Contains(t, p.Logs(), "level=debug", "the run logged at DEBUG")
-	_, err := os.Stat(filepath.Join(d.state, "dead-letter", "opencti-to-harfanglab.jsonl"))
+	_, err := os.Stat(filepath.Join(d.State, "dead-letter", "opencti-to-harfanglab.jsonl"))
 	require.NoError(t, err, "the bad pattern was dead-lettered")
 	d.assertNoToken(p.Logs(), leakHLToken, leakOCTIToken)
 }
@@ -178,8 +153,8 @@ func TestWrongTokensNeverPrinted(t *testing.T) {
 	time.Sleep(2 * time.Second) // a few more retries
 	p.Stop()
 	assert.Contains(t, p.Logs(), "401 Unauthorized", "HarfangLab's refusals were logged")
-	assert.Zero(t, d.hl.WriteCount())
-	assert.Zero(t, d.octi.BundlesPushed())
+	assert.Zero(t, d.HL.WriteCount())
+	assert.Zero(t, d.OCTI.BundlesPushed())
 	d.assertNoToken(p.Logs(), wrongHL, wrongOCTI, leakHLToken, leakOCTIToken)
 }
 
