@@ -90,6 +90,22 @@ func field[T any](body map[string]json.RawMessage, name string, out *T, errs map
 	return true
 }
 
+// required marks the fields of names that body lacks, DRF-style.
+func required(body map[string]json.RawMessage, errs map[string][]string, names ...string) {
+	for _, n := range names {
+		if _, ok := body[n]; !ok && errs[n] == nil {
+			errs[n] = []string{"This field is required."}
+		}
+	}
+}
+
+// checkSource marks source_id invalid when no list of kind has that id. Callers hold s.mu.
+func (st *intelStore) checkSource(kind, id string, errs map[string][]string) {
+	if errs["source_id"] == nil && st.sourceByID(kind, id) == nil {
+		errs["source_id"] = []string{fmt.Sprintf("Invalid pk %q - object does not exist.", id)}
+	}
+}
+
 // pageOf cuts one DRF limit/offset page out of items and builds its relative links.
 func pageOf[T any](r *http.Request, items []T) (results []T, next, prev *string) {
 	q := r.URL.Query()
@@ -172,9 +188,8 @@ func (s *Server) createSource(kind string) http.HandlerFunc {
 		errs := map[string][]string{}
 		var name, desc string
 		enabled := true
-		if !field(body, "name", &name, errs) && errs["name"] == nil {
-			errs["name"] = []string{"This field is required."}
-		}
+		field(body, "name", &name, errs)
+		required(body, errs, "name")
 		field(body, "description", &desc, errs)
 		field(body, "enabled", &enabled, errs)
 		if errs["name"] == nil && (strings.TrimSpace(name) == "" || len(name) > maxNameLen) {
@@ -292,21 +307,12 @@ func (s *Server) createIOC(w http.ResponseWriter, r *http.Request) {
 	}
 	errs := map[string][]string{}
 	ioc := &IOCRule{HLStatus: "stable", Enabled: true}
-	if !field(body, "source_id", &ioc.SourceID, errs) && errs["source_id"] == nil {
-		errs["source_id"] = []string{"This field is required."}
-	}
-	if _, ok := body["type"]; !ok {
-		errs["type"] = []string{"This field is required."}
-	}
-	if _, ok := body["value"]; !ok {
-		errs["value"] = []string{"This field is required."}
-	}
+	field(body, "source_id", &ioc.SourceID, errs)
+	required(body, errs, "source_id", "type", "value")
 	applyIOCFields(ioc, body, errs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if errs["source_id"] == nil && s.intel.sourceByID(kindIOCSource, ioc.SourceID) == nil {
-		errs["source_id"] = []string{fmt.Sprintf("Invalid pk %q - object does not exist.", ioc.SourceID)}
-	}
+	s.intel.checkSource(kindIOCSource, ioc.SourceID, errs)
 	if len(errs) > 0 {
 		badRequest(w, errs)
 		return
@@ -337,18 +343,12 @@ func (s *Server) updateIOC(full bool) http.HandlerFunc {
 		}
 		errs := map[string][]string{}
 		if full {
-			for _, f := range []string{"type", "value", "source_id"} {
-				if _, ok := body[f]; !ok {
-					errs[f] = []string{"This field is required."}
-				}
-			}
+			required(body, errs, "type", "value", "source_id")
 		}
 		upd := *cur
 		field(body, "source_id", &upd.SourceID, errs)
 		applyIOCFields(&upd, body, errs)
-		if errs["source_id"] == nil && s.intel.sourceByID(kindIOCSource, upd.SourceID) == nil {
-			errs["source_id"] = []string{fmt.Sprintf("Invalid pk %q - object does not exist.", upd.SourceID)}
-		}
+		s.intel.checkSource(kindIOCSource, upd.SourceID, errs)
 		if len(errs) > 0 {
 			badRequest(w, errs)
 			return
@@ -447,18 +447,12 @@ func (s *Server) createRule(kind string) http.HandlerFunc {
 		}
 		errs := map[string][]string{}
 		rule := &Rule{HLStatus: "stable", Enabled: true}
-		if !field(body, "source_id", &rule.SourceID, errs) && errs["source_id"] == nil {
-			errs["source_id"] = []string{"This field is required."}
-		}
-		if _, ok := body["content"]; !ok {
-			errs["content"] = []string{"This field is required."}
-		}
+		field(body, "source_id", &rule.SourceID, errs)
+		required(body, errs, "source_id", "content")
 		applyRuleFields(rule, body, errs)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if errs["source_id"] == nil && s.intel.sourceByID(kind, rule.SourceID) == nil {
-			errs["source_id"] = []string{fmt.Sprintf("Invalid pk %q - object does not exist.", rule.SourceID)}
-		}
+		s.intel.checkSource(kind, rule.SourceID, errs)
 		if len(errs) > 0 {
 			badRequest(w, errs)
 			return
@@ -497,9 +491,7 @@ func (s *Server) updateRule(kind string) http.HandlerFunc {
 		upd := *cur
 		field(body, "source_id", &upd.SourceID, errs)
 		applyRuleFields(&upd, body, errs)
-		if errs["source_id"] == nil && s.intel.sourceByID(kind, upd.SourceID) == nil {
-			errs["source_id"] = []string{fmt.Sprintf("Invalid pk %q - object does not exist.", upd.SourceID)}
-		}
+		s.intel.checkSource(kind, upd.SourceID, errs)
 		if reason, ok := plausibleRule(kind, upd.Content); !ok && errs["content"] == nil {
 			errs["content"] = []string{reason}
 		}
