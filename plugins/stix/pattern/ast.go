@@ -284,11 +284,14 @@ func (n *Observation) write(b *strings.Builder) {
 	b.WriteByte(']')
 }
 
-func (n *ObservationList) write(b *strings.Builder) {
-	for i, t := range n.Terms {
+func (n *ObservationList) write(b *strings.Builder) { writeJoined(b, n.Op.String(), n.Terms) }
+
+// writeJoined prints terms separated by " op ".
+func writeJoined[T interface{ write(*strings.Builder) }](b *strings.Builder, op string, terms []T) {
+	for i, t := range terms {
 		if i > 0 {
 			b.WriteByte(' ')
-			b.WriteString(n.Op.String())
+			b.WriteString(op)
 			b.WriteByte(' ')
 		}
 		t.write(b)
@@ -347,16 +350,7 @@ func (n *Comparison) write(b *strings.Builder) {
 	b.WriteString(n.Value.String())
 }
 
-func (n *ComparisonList) write(b *strings.Builder) {
-	for i, t := range n.Terms {
-		if i > 0 {
-			b.WriteByte(' ')
-			b.WriteString(n.Op.String())
-			b.WriteByte(' ')
-		}
-		t.write(b)
-	}
-}
+func (n *ComparisonList) write(b *strings.Builder) { writeJoined(b, n.Op.String(), n.Terms) }
 
 func (n *ComparisonGroup) write(b *strings.Builder) {
 	b.WriteByte('(')
