@@ -7,9 +7,9 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/demo"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/all"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/envcompat"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/demo"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".

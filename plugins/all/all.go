@@ -12,9 +12,7 @@ import (
 
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/detections"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab"
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab/alerts"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti"
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti/graphql"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/statefile"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/stix"
 )

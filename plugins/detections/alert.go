@@ -2,44 +2,13 @@ package detections
 
 import (
 	"fmt"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/stixid"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 )
-
-// Reserved properties of a Sighting whose indicator is known only by its OpenCTI internal id:
-// the processor cannot name a STIX id for it, so the `opencti` output looks the indicator up,
-// then calls ResolvePendingSighting before pushing.
-const (
-	PendingSightingOfProperty   = "x_harfanglab_sighting_of_internal_id"
-	PendingSightingSeenProperty = "x_harfanglab_sighting_id_seen"
-)
-
-// ResolvePendingSighting completes a pending Sighting with the standard STIX id of its indicator:
-// sets sighting_of_ref, recomputes the deterministic id and drops the reserved properties.
-// It reports false when o is not a pending Sighting.
-func ResolvePendingSighting(o map[string]any, indicatorStandardID string) bool {
-	if o["type"] != "sighting" {
-		return false
-	}
-	if _, ok := o[PendingSightingOfProperty].(string); !ok {
-		return false
-	}
-	seen, _ := o[PendingSightingSeenProperty].(string)
-	where := ""
-	if refs, ok := o["where_sighted_refs"].([]any); ok && len(refs) > 0 {
-		where, _ = refs[0].(string)
-	} else if refs, ok := o["where_sighted_refs"].([]string); ok && len(refs) > 0 {
-		where = refs[0]
-	}
-	o["sighting_of_ref"] = indicatorStandardID
-	o["id"] = SightingID(indicatorStandardID, where, seen, seen)
-	delete(o, PendingSightingOfProperty)
-	delete(o, PendingSightingSeenProperty)
-	return true
-}
 
 // securityEventsSource is the external-reference source name of an alert link.
 const securityEventsSource = "HarfangLab - Security Events"
@@ -62,7 +31,7 @@ type converter struct {
 func newConverter(authorName string, m marking, score int, hlURL string) *converter {
 	return &converter{
 		authorName: authorName,
-		authorID:   IdentityID(authorName, "organization"),
+		authorID:   stixid.IdentityID(authorName, "organization"),
 		marking:    m,
 		score:      score,
 		hlURL:      strings.TrimRight(hlURL, "/"),
@@ -92,12 +61,12 @@ func (c *converter) stamp(o obj) obj {
 }
 
 // sdo adds the common SDO/SRO properties with deterministic created/modified.
-func (c *converter) sdo(typ, id string, created, modified pyTime) obj {
-	return c.stamp(obj{"type": typ, "id": id, "created": created.stixMillis(), "modified": modified.stixMillis()})
+func (c *converter) sdo(typ, id string, created, modified stixid.Time) obj {
+	return c.stamp(obj{"type": typ, "id": id, "created": created.STIXMillis(), "modified": modified.STIXMillis()})
 }
 
 // addBase adds the author identity and the marking definition.
-func (c *converter) addBase(b *bundle, at pyTime) {
+func (c *converter) addBase(b *bundle, at stixid.Time) {
 	if !b.has(c.marking.id) {
 		b.add(c.marking.object)
 	}
@@ -111,23 +80,23 @@ func (c *converter) addBase(b *bundle, at pyTime) {
 }
 
 // addSystem adds the identity of a host (where things were sighted) and its Hostname.
-func (c *converter) addSystem(b *bundle, host string, at pyTime) (systemID, hostnameID string) {
-	systemID = IdentityID(host, "system")
+func (c *converter) addSystem(b *bundle, host string, at stixid.Time) (systemID, hostnameID string) {
+	systemID = stixid.IdentityID(host, "system")
 	if !b.has(systemID) {
 		sys := c.sdo("identity", systemID, at, at)
 		sys["name"] = host
 		sys["identity_class"] = "system"
 		b.add(sys)
 	}
-	hostnameID = ValueObservableID("hostname", host)
+	hostnameID = stixid.ValueObservableID("hostname", host)
 	if !b.has(hostnameID) {
 		b.add(c.stamp(obj{"type": "hostname", "id": hostnameID, "value": host}))
 	}
 	return systemID, hostnameID
 }
 
-func (c *converter) relationship(b *bundle, relType, src, tgt string, at pyTime) {
-	r := c.sdo("relationship", RelationshipID(relType, src, tgt), at, at)
+func (c *converter) relationship(b *bundle, relType, src, tgt string, at stixid.Time) {
+	r := c.sdo("relationship", stixid.RelationshipID(relType, src, tgt), at, at)
 	r["relationship_type"] = relType
 	r["source_ref"] = src
 	r["target_ref"] = tgt
@@ -162,15 +131,15 @@ func (c *converter) addAlert(b *bundle, in alertInput, withSighting bool, warn f
 	if rawTime == "" {
 		return alertResult{}, fmt.Errorf("alert %s has neither alert_time nor @event_create_date: nothing to date an incident or sighting with", label)
 	}
-	at, err := parseTime(rawTime)
+	at, err := stixid.ParseTime(rawTime)
 	if err != nil {
 		return alertResult{}, fmt.Errorf("alert %s: alert_time: %w", label, err)
 	}
 	last := at
 	if lu := str(a, "last_update"); lu != "" {
-		if p, err := parseTime(lu); err != nil {
+		if p, err := stixid.ParseTime(lu); err != nil {
 			warn(fmt.Sprintf("alert %s: last_update ignored: %v", label, err))
-		} else if p.after(at) {
+		} else if p.After(at) {
 			last = p
 		}
 	}
@@ -233,14 +202,14 @@ func (c *converter) addAlert(b *bundle, in alertInput, withSighting bool, warn f
 	if alertID != "" {
 		links = []any{c.alertLink(alertID)}
 	}
-	res.incidentID = IncidentID(name, at.iso())
+	res.incidentID = stixid.IncidentID(name, at.ISO())
 	inc := c.sdo("incident", res.incidentID, at, last)
 	inc["name"] = name
 	if msg != "" {
 		inc["description"] = msg
 	}
-	inc["first_seen"] = at.stixAny()
-	inc["last_seen"] = last.stixAny()
+	inc["first_seen"] = at.STIXAny()
+	inc["last_seen"] = last.STIXAny()
 	inc["incident_type"] = "alert"
 	inc["source"] = c.authorName
 	if lvl := strings.ToLower(str(a, "level")); severities[lvl] {
@@ -278,8 +247,8 @@ func (c *converter) addAlert(b *bundle, in alertInput, withSighting bool, warn f
 	}
 	newSighting := func(id string) obj {
 		s := c.sdo("sighting", id, at, last)
-		s["first_seen"] = at.stixAny()
-		s["last_seen"] = last.stixAny()
+		s["first_seen"] = at.STIXAny()
+		s["last_seen"] = last.STIXAny()
 		s["count"] = 1
 		s["where_sighted_refs"] = []string{where}
 		s["x_opencti_negative"] = negative
@@ -292,14 +261,14 @@ func (c *converter) addAlert(b *bundle, in alertInput, withSighting bool, warn f
 		return s
 	}
 	for _, t := range sightings.stixIDs {
-		s := newSighting(SightingID(t, where, at.iso(), at.iso()))
+		s := newSighting(stixid.SightingID(t, where, at.ISO(), at.ISO()))
 		s["sighting_of_ref"] = t
 		b.add(s)
 	}
 	for _, internal := range sightings.internalIDs {
-		s := newSighting(SightingID("opencti-internal-id:"+internal, where, at.iso(), at.iso()))
-		s[PendingSightingOfProperty] = internal
-		s[PendingSightingSeenProperty] = at.iso()
+		s := newSighting(stixid.SightingID("opencti-internal-id:"+internal, where, at.ISO(), at.ISO()))
+		s[stixid.PendingSightingOfProperty] = internal
+		s[stixid.PendingSightingSeenProperty] = at.ISO()
 		b.add(s)
 	}
 	return res, nil
@@ -328,7 +297,7 @@ func (c *converter) addProcess(b *bundle, a map[string]any, label string, warn f
 	}
 	var fileID string
 	if name := str(p, "process_name"); name != "" || len(hashes) > 0 {
-		fileID = FileID(name, hashes)
+		fileID = stixid.FileID(name, hashes)
 		f := obj{"type": "file", "id": fileID}
 		if name != "" {
 			f["name"] = name
@@ -344,12 +313,12 @@ func (c *converter) addProcess(b *bundle, a map[string]any, label string, warn f
 		*observables = append(*observables, fileID)
 	}
 	if dir := str(p, "current_directory"); dir != "" {
-		id := DirectoryID(dir)
+		id := stixid.DirectoryID(dir)
 		b.add(c.stamp(obj{"type": "directory", "id": id, "path": dir}))
 		*observables = append(*observables, id)
 	}
 	if user := str(p, "username"); user != "" {
-		id := UserAccountID(user)
+		id := stixid.UserAccountID(user)
 		b.add(c.stamp(obj{"type": "user-account", "id": id, "account_login": user}))
 		*observables = append(*observables, id)
 	}
@@ -358,7 +327,7 @@ func (c *converter) addProcess(b *bundle, a map[string]any, label string, warn f
 
 // addTechniques links the incident to the ATT&CK techniques named by the alert's tags and the
 // rule's technique tags.
-func (c *converter) addTechniques(b *bundle, a, rule map[string]any, incidentID string, at pyTime) {
+func (c *converter) addTechniques(b *bundle, a, rule map[string]any, incidentID string, at stixid.Time) {
 	seen := map[string]bool{}
 	for _, tag := range append(strs(a, "tags"), strs(rule, "rule_technique_tags")...) {
 		m := techniqueTag.FindStringSubmatch(strings.TrimSpace(tag))
@@ -370,7 +339,7 @@ func (c *converter) addTechniques(b *bundle, a, rule map[string]any, incidentID 
 			continue
 		}
 		seen[t] = true
-		ap := c.sdo("attack-pattern", AttackPatternID(t), at, at)
+		ap := c.sdo("attack-pattern", stixid.AttackPatternID(t), at, at)
 		ap["name"] = t
 		ap["x_mitre_id"] = t
 		b.add(ap)
@@ -386,7 +355,7 @@ type targets struct {
 
 // sightingTargets returns the OpenCTI indicators behind the rule (from its comment), or adds an
 // indicator built from the rule when it did not come from OpenCTI.
-func (c *converter) sightingTargets(b *bundle, in alertInput, ruleType string, ioc *iocObservable, label string, at pyTime, warn func(string)) targets {
+func (c *converter) sightingTargets(b *bundle, in alertInput, ruleType string, ioc *iocObservable, label string, at stixid.Time, warn func(string)) targets {
 	var t targets
 	for _, id := range in.IndicatorIDs {
 		id = strings.TrimSpace(id)
@@ -409,7 +378,7 @@ func (c *converter) sightingTargets(b *bundle, in alertInput, ruleType string, i
 }
 
 // addRuleIndicator builds the indicator of a rule that did not come from OpenCTI.
-func (c *converter) addRuleIndicator(b *bundle, in alertInput, ruleType string, ioc *iocObservable, label string, at pyTime, warn func(string)) string {
+func (c *converter) addRuleIndicator(b *bundle, in alertInput, ruleType string, ioc *iocObservable, label string, at stixid.Time, warn func(string)) string {
 	rule, a := in.Rule, in.Alert
 	var name, pattern, patternType string
 	switch ruleType {
@@ -427,13 +396,13 @@ func (c *converter) addRuleIndicator(b *bundle, in alertInput, ruleType string, 
 		return ""
 	}
 	created, modified := at, at
-	if p, err := parseTime(str(rule, "creation_date")); err == nil {
+	if p, err := stixid.ParseTime(str(rule, "creation_date")); err == nil {
 		created, modified = p, p
 	}
-	if p, err := parseTime(str(rule, "last_update")); err == nil && p.after(created) {
+	if p, err := stixid.ParseTime(str(rule, "last_update")); err == nil && p.After(created) {
 		modified = p
 	}
-	id := IndicatorID(pattern)
+	id := stixid.IndicatorID(pattern)
 	ind := c.sdo("indicator", id, created, modified)
 	ind["name"] = firstNonEmpty(name, pattern)
 	ind["pattern"] = pattern
@@ -442,7 +411,7 @@ func (c *converter) addRuleIndicator(b *bundle, in alertInput, ruleType string, 
 		ind["pattern_version"] = "2.1"
 		ind["x_opencti_main_observable_type"] = ioc.mainType
 	}
-	ind["valid_from"] = created.stixMillis()
+	ind["valid_from"] = created.STIXMillis()
 	if d := str(rule, "description"); d != "" {
 		ind["description"] = d
 	}
@@ -461,7 +430,7 @@ func str(m map[string]any, key string) string {
 	case string:
 		return strings.TrimSpace(v)
 	case float64:
-		return itoa(v)
+		return strconv.FormatFloat(v, 'f', -1, 64) // ints that arrive as JSON numbers (threat ids)
 	case int:
 		return strconv.Itoa(v)
 	}

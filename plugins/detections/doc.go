@@ -21,6 +21,6 @@
 //
 // Indicators known only by their OpenCTI internal id (an IOC rule comment may hold bare UUIDs)
 // cannot be named in valid STIX. For them the processor emits a pending Sighting carrying the
-// internal id in PendingSightingOfProperty; the opencti output resolves it with one cached
-// GraphQL `indicator(id:)` query and calls ResolvePendingSighting before pushing.
+// internal id in stixid.PendingSightingOfProperty; the opencti output resolves it with one cached
+// GraphQL `indicator(id:)` query and calls stixid.ResolvePendingSighting before pushing.
 package detections

@@ -3,6 +3,7 @@ package detections
 import (
 	"encoding/hex"
 	"fmt"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/stixid"
 	"net/netip"
 	"strings"
 )
@@ -58,25 +59,25 @@ func convertIOC(iocType, value string) (iocObservable, error) {
 		if alg == "" {
 			return iocObservable{}, fmt.Errorf("IOC hash %q is not an MD5, SHA-1, SHA-256 or SHA-512 hex digest", value)
 		}
-		o := obj{"type": "file", "id": FileID("", map[string]string{alg: value}), "hashes": map[string]any{alg: value}}
+		o := obj{"type": "file", "id": stixid.FileID("", map[string]string{alg: value}), "hashes": map[string]any{alg: value}}
 		return iocObservable{object: o, pattern: "[" + hashPath(alg) + " = " + stixString(value) + "]",
 			mainType: "StixFile", hashAlg: alg, hashValue: value, displayValue: value}, nil
 	case "filename", "filepath":
-		o := obj{"type": "file", "id": FileID(value, nil), "name": value}
+		o := obj{"type": "file", "id": stixid.FileID(value, nil), "name": value}
 		return iocObservable{object: o, pattern: "[file:name = " + stixString(value) + "]", mainType: "StixFile", displayValue: value}, nil
 	case "ip_src", "ip_dst", "ip_both", "ip":
 		typ, err := ipType(value)
 		if err != nil {
 			return iocObservable{}, err
 		}
-		o := obj{"type": typ, "id": ValueObservableID(typ, value), "value": value}
+		o := obj{"type": typ, "id": stixid.ValueObservableID(typ, value), "value": value}
 		main := map[string]string{"ipv4-addr": "IPv4-Addr", "ipv6-addr": "IPv6-Addr"}[typ]
 		return iocObservable{object: o, pattern: "[" + typ + ":value = " + stixString(value) + "]", mainType: main, displayValue: value}, nil
 	case "domain_name", "domain", "hostname":
-		o := obj{"type": "domain-name", "id": ValueObservableID("domain-name", value), "value": value}
+		o := obj{"type": "domain-name", "id": stixid.ValueObservableID("domain-name", value), "value": value}
 		return iocObservable{object: o, pattern: "[domain-name:value = " + stixString(value) + "]", mainType: "Domain-Name", displayValue: value}, nil
 	case "url":
-		o := obj{"type": "url", "id": ValueObservableID("url", value), "value": value}
+		o := obj{"type": "url", "id": stixid.ValueObservableID("url", value), "value": value}
 		return iocObservable{object: o, pattern: "[url:value = " + stixString(value) + "]", mainType: "Url", displayValue: value}, nil
 	default:
 		return iocObservable{}, fmt.Errorf("IOC type %q is not supported", iocType)

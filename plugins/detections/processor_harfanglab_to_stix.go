@@ -2,8 +2,8 @@ package detections
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/detection"
 	"strconv"
 	"strings"
 
@@ -21,10 +21,7 @@ const (
 )
 
 // Message kinds produced by the harfanglab_alerts input.
-const (
-	KindAlert  = "alert"
-	KindThreat = "threat"
-)
+const ()
 
 func harfangLabToSTIXSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
@@ -145,50 +142,6 @@ func newHarfangLabToSTIX(conf *service.ParsedConfig, mgr *service.Resources) (*h
 	return p, nil
 }
 
-// inputDocument is the body written by the harfanglab_alerts input. Fields are decoded
-// loosely so that one malformed part (a rule that is not an object, a threat alert that is a
-// string) is reported and skipped instead of rejecting the whole message.
-type inputDocument struct {
-	Kind         string
-	Alert        map[string]any
-	Rule         map[string]any
-	RuleType     string
-	IndicatorIDs []string
-	Threat       map[string]any
-	Alerts       []map[string]any
-	Notes        []map[string]any
-}
-
-func decodeInput(raw []byte, warn func(string)) (inputDocument, error) {
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return inputDocument{}, fmt.Errorf("the body is not a harfanglab_alerts JSON document: %w", err)
-	}
-	d := inputDocument{Kind: str(m, "kind"), RuleType: str(m, "rule_type")}
-	d.Alert, _ = m["alert"].(map[string]any)
-	d.Threat, _ = m["threat"].(map[string]any)
-	if r, ok := m["rule"].(map[string]any); ok {
-		d.Rule = r
-	} else if m["rule"] != nil {
-		warn("the rule is not a JSON object: ignored")
-	}
-	d.IndicatorIDs = strs(m, "indicator_ids")
-	objects := func(key string) []map[string]any {
-		l, _ := m[key].([]any)
-		out := make([]map[string]any, 0, len(l))
-		for i, e := range l {
-			if o, ok := e.(map[string]any); ok {
-				out = append(out, o)
-			} else {
-				warn(fmt.Sprintf("%s[%d] is not a JSON object: ignored", key, i))
-			}
-		}
-		return out
-	}
-	d.Alerts, d.Notes = objects("alerts"), objects("notes")
-	return d, nil
-}
-
 // Process converts one message. A conversion failure is returned as the message's error. A
 // message that arrives flagged with an error (e.g. an alert the input could not decode) passes
 // through unchanged, so its original body and reason reach the dead-letter output.
@@ -201,7 +154,7 @@ func (p *harfangLabToSTIX) Process(_ context.Context, msg *service.Message) (ser
 	if err != nil {
 		return nil, p.fail(fmt.Errorf("reading message: %w", err))
 	}
-	kind, _ := msg.MetaGetMut("harfanglab_kind")
+	kind, _ := msg.MetaGetMut(detection.MetaKind)
 	metaKind, _ := kind.(string)
 	body, warnings, skipped, err := p.convert(raw, metaKind)
 	for _, w := range warnings {
@@ -229,7 +182,7 @@ func (p *harfangLabToSTIX) fail(err error) error {
 // turns that kind off.
 func (p *harfangLabToSTIX) convert(raw []byte, metaKind string) (body []byte, warnings []string, skipped string, err error) {
 	warn := func(w string) { warnings = append(warnings, w) }
-	doc, err := decodeInput(raw, warn)
+	doc, err := detection.Decode(raw, warn)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -237,24 +190,24 @@ func (p *harfangLabToSTIX) convert(raw []byte, metaKind string) (body []byte, wa
 	b := newBundle()
 	var seed string
 	switch kind {
-	case KindAlert:
+	case detection.KindAlert:
 		if !p.createIncidents {
-			return nil, nil, KindAlert, nil
+			return nil, nil, detection.KindAlert, nil
 		}
 		if _, err := p.conv.addAlert(b, alertInput{Alert: doc.Alert, Rule: doc.Rule, RuleType: doc.RuleType, IndicatorIDs: doc.IndicatorIDs}, true, warn); err != nil {
 			return nil, warnings, "", err
 		}
 		seed = "harfanglab-alert:" + str(doc.Alert, "id")
-	case KindThreat:
+	case detection.KindThreat:
 		if !p.createCaseIncidents {
-			return nil, nil, KindThreat, nil
+			return nil, nil, detection.KindThreat, nil
 		}
 		if err := p.conv.addThreat(b, threatInput{Threat: doc.Threat, Alerts: doc.Alerts, Notes: doc.Notes}, p.createIncidents, warn); err != nil {
 			return nil, warnings, "", err
 		}
 		seed = "harfanglab-threat:" + str(doc.Threat, "id")
 	default:
-		return nil, nil, "", fmt.Errorf("unknown kind %s: expected %q or %q", strconv.Quote(kind), KindAlert, KindThreat)
+		return nil, nil, "", fmt.Errorf("unknown kind %s: expected %q or %q", strconv.Quote(kind), detection.KindAlert, detection.KindThreat)
 	}
 	body, err = b.marshal(seed)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/stixid"
 	"strings"
 	"testing"
 
@@ -138,7 +139,7 @@ func TestSigmaAlertWithBuiltIndicator(t *testing.T) {
 	inc := incidents[0]
 	name := "Local User Created via PowerShell on vm-windows"
 	assert.Equal(t, name, inc["name"])
-	assert.Equal(t, IncidentID(name, "2024-07-12T08:13:14.430000+00:00"), inc["id"])
+	assert.Equal(t, stixid.IncidentID(name, "2024-07-12T08:13:14.430000+00:00"), inc["id"])
 	assert.Equal(t, "low", inc["severity"])
 	assert.Equal(t, "2024-07-12T08:13:14.430Z", inc["created"])
 	assert.Equal(t, "2024-07-13T00:00:00.000Z", inc["modified"])
@@ -153,7 +154,7 @@ func TestSigmaAlertWithBuiltIndicator(t *testing.T) {
 	inds := b.ofType("indicator")
 	require.Len(t, inds, 1)
 	assert.Equal(t, "sigma", inds[0]["pattern_type"])
-	assert.Equal(t, IndicatorID("title: Local User Created via PowerShell\ndetection:\n  condition: selection\n"), inds[0]["id"])
+	assert.Equal(t, stixid.IndicatorID("title: Local User Created via PowerShell\ndetection:\n  condition: selection\n"), inds[0]["id"])
 	assert.EqualValues(t, 50, inds[0]["x_opencti_score"])
 	assert.Equal(t, "2023-03-01T10:00:00.000Z", inds[0]["created"])
 
@@ -163,20 +164,20 @@ func TestSigmaAlertWithBuiltIndicator(t *testing.T) {
 	host := "identity--aace1093-f349-5a09-9a5c-2dd49eef00a5"
 	assert.Equal(t, inds[0]["id"], s["sighting_of_ref"])
 	assert.Equal(t, []any{host}, s["where_sighted_refs"])
-	assert.Equal(t, SightingID(inds[0]["id"].(string), host, "2024-07-12T08:13:14.430000+00:00", "2024-07-12T08:13:14.430000+00:00"), s["id"])
+	assert.Equal(t, stixid.SightingID(inds[0]["id"].(string), host, "2024-07-12T08:13:14.430000+00:00", "2024-07-12T08:13:14.430000+00:00"), s["id"])
 	assert.EqualValues(t, 1, s["count"])
 
 	for _, id := range []string{"file--a93a7359-1d97-56d1-ae0d-c3a46f2f96d4", "directory--e4bdede9-fb0e-5332-8be8-7870e1eb8403",
 		"hostname--bde41c9f-5c7c-5ee2-bfd6-5fdf3278a741", "user-account--497a95d8-249a-5e62-8fc2-8ce8770391f9", host,
-		"attack-pattern--" + AttackPatternID("T1136.001")[len("attack-pattern--"):]} {
+		"attack-pattern--" + stixid.AttackPatternID("T1136.001")[len("attack-pattern--"):]} {
 		assert.NotNil(t, b.byID(id), id)
 		if strings.Contains(id, "--") && !strings.HasPrefix(id, "identity") && !strings.HasPrefix(id, "attack") {
-			assert.NotNil(t, b.byID(RelationshipID("related-to", id, inc["id"].(string))), "related-to from %s", id)
+			assert.NotNil(t, b.byID(stixid.RelationshipID("related-to", id, inc["id"].(string))), "related-to from %s", id)
 		}
 	}
-	assert.NotNil(t, b.byID(RelationshipID("indicates", inds[0]["id"].(string), inc["id"].(string))))
-	assert.NotNil(t, b.byID(RelationshipID("targets", inc["id"].(string), host)))
-	assert.NotNil(t, b.byID(RelationshipID("uses", inc["id"].(string), AttackPatternID("T1136.001"))))
+	assert.NotNil(t, b.byID(stixid.RelationshipID("indicates", inds[0]["id"].(string), inc["id"].(string))))
+	assert.NotNil(t, b.byID(stixid.RelationshipID("targets", inc["id"].(string), host)))
+	assert.NotNil(t, b.byID(stixid.RelationshipID("uses", inc["id"].(string), stixid.AttackPatternID("T1136.001"))))
 	require.Len(t, b.ofType("attack-pattern"), 1, "the alert tag and the rule tag name the same technique")
 }
 
@@ -192,13 +193,13 @@ func TestSightingOfOpenCTIIndicators(t *testing.T) {
 	assert.Equal(t, stixID, sightings[0]["sighting_of_ref"])
 	pending := sightings[1]
 	assert.Nil(t, pending["sighting_of_ref"])
-	assert.Equal(t, internal, pending[PendingSightingOfProperty])
+	assert.Equal(t, internal, pending[stixid.PendingSightingOfProperty])
 
-	require.True(t, ResolvePendingSighting(pending, stixID))
+	require.True(t, stixid.ResolvePendingSighting(pending, stixID))
 	assert.Equal(t, stixID, pending["sighting_of_ref"])
 	assert.Equal(t, sightings[0]["id"], pending["id"], "a resolved sighting has the id of the same sighting named by STIX id")
-	assert.NotContains(t, pending, PendingSightingOfProperty)
-	assert.False(t, ResolvePendingSighting(pending, stixID), "already resolved")
+	assert.NotContains(t, pending, stixid.PendingSightingOfProperty)
+	assert.False(t, stixid.ResolvePendingSighting(pending, stixID), "already resolved")
 }
 
 func TestYaraAlert(t *testing.T) {
@@ -244,7 +245,7 @@ func TestIOCAlerts(t *testing.T) {
 			ind := inds[0]
 			assert.Equal(t, c.pattern, ind["pattern"])
 			assert.Equal(t, "stix", ind["pattern_type"])
-			assert.Equal(t, IndicatorID(c.pattern), ind["id"])
+			assert.Equal(t, stixid.IndicatorID(c.pattern), ind["id"])
 			assert.EqualValues(t, 80, ind["x_opencti_score"])
 			inc := b.ofType("incident")[0]
 			assert.Equal(t, c.incident, inc["name"])
@@ -273,7 +274,7 @@ func TestHashIOCReusesProcessFile(t *testing.T) {
 	b, _ := convertOK(t, p, alertDoc(alert, `{"type":"hash","value":"`+sha+`"}`, "ioc"))
 	require.Len(t, b.ofType("file"), 1)
 	fileID := b.ofType("file")[0]["id"].(string)
-	assert.NotNil(t, b.byID(RelationshipID("based-on", b.ofType("indicator")[0]["id"].(string), fileID)))
+	assert.NotNil(t, b.byID(stixid.RelationshipID("based-on", b.ofType("indicator")[0]["id"].(string), fileID)))
 }
 
 func TestPartialAlertStillGivesBundle(t *testing.T) {
@@ -297,7 +298,7 @@ func TestPartialAlertStillGivesBundle(t *testing.T) {
 	b, warnings = convertOK(t, p, alertDoc(noProcess, sigmaRule, "sigma"))
 	assert.Contains(t, strings.Join(warnings, "\n"), "no process")
 	assert.Len(t, b.ofType("sighting"), 1)
-	assert.Equal(t, []any{IdentityID("h", "system")}, b.ofType("sighting")[0]["where_sighted_refs"])
+	assert.Equal(t, []any{stixid.IdentityID("h", "system")}, b.ofType("sighting")[0]["where_sighted_refs"])
 }
 
 func TestUnusableInputIsAnError(t *testing.T) {
@@ -344,7 +345,7 @@ func TestThreatBecomesCaseIncident(t *testing.T) {
 		assert.Contains(t, refs, inc["id"])
 	}
 	assert.Len(t, b.ofType("incident"), 2)
-	assert.Contains(t, refs, IdentityID("vm-windows", "system"))
+	assert.Contains(t, refs, stixid.IdentityID("vm-windows", "system"))
 	assert.Empty(t, b.ofType("sighting"), "sightings come with the alerts' own messages")
 	notes := b.ofType("note")
 	require.Len(t, notes, 1)
@@ -470,7 +471,7 @@ func TestConcurrentUse(t *testing.T) {
 	for range 4 {
 		assert.Equal(t, string(want), string(<-done))
 	}
-	assert.Contains(t, string(want), IdentityID("hôte-i̇stanbul-οδος", "system"))
+	assert.Contains(t, string(want), stixid.IdentityID("hôte-i̇stanbul-οδος", "system"))
 }
 
 func TestErroredMessagesPassThrough(t *testing.T) {
@@ -493,5 +494,5 @@ func TestThreatWithoutIncidents(t *testing.T) {
 	b, _ := convertOK(t, p, body)
 	assert.Empty(t, b.ofType("incident"))
 	require.Len(t, b.ofType("case-incident"), 1)
-	assert.Equal(t, []any{IdentityID("h", "system"), ValueObservableID("hostname", "h")}, b.ofType("case-incident")[0]["object_refs"])
+	assert.Equal(t, []any{stixid.IdentityID("h", "system"), stixid.ValueObservableID("hostname", "h")}, b.ofType("case-incident")[0]["object_refs"])
 }

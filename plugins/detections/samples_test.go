@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/hlsim"
 )
 
 // TestSimulatorSamples converts every sample alert of the HarfangLab simulator, with a rule

@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/stixid"
 	"sort"
 	"strings"
-
-	"github.com/google/uuid"
 )
 
 // obj is one STIX object under construction.
@@ -96,7 +95,7 @@ func (b *bundle) has(id string) bool { _, ok := b.index[id]; return ok }
 func (b *bundle) marshal(seed string) ([]byte, error) {
 	doc := map[string]any{
 		"type":    "bundle",
-		"id":      "bundle--" + uuid.NewSHA1(stixNamespace, []byte(seed)).String(),
+		"id":      stixid.BundleID(seed),
 		"objects": b.objects,
 	}
 	var buf bytes.Buffer

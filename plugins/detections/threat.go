@@ -2,6 +2,7 @@ package detections
 
 import (
 	"fmt"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/stixid"
 	"strings"
 )
 
@@ -32,12 +33,12 @@ func (c *converter) addThreat(b *bundle, in threatInput, withIncidents bool, war
 	if rawCreated == "" {
 		return fmt.Errorf("threat %s has neither creation_date nor first_seen: nothing to date a case with", label)
 	}
-	created, err := parseTime(rawCreated)
+	created, err := stixid.ParseTime(rawCreated)
 	if err != nil {
 		return fmt.Errorf("threat %s: creation_date: %w", label, err)
 	}
 	modified := created
-	if p, err := parseTime(str(t, "last_update")); err == nil && p.after(created) {
+	if p, err := stixid.ParseTime(str(t, "last_update")); err == nil && p.After(created) {
 		modified = p
 	}
 	c.addBase(b, created)
@@ -75,7 +76,7 @@ func (c *converter) addThreat(b *bundle, in threatInput, withIncidents bool, war
 	if host != "" {
 		name += " on " + host
 	}
-	caseID := CaseIncidentID(name, created.iso())
+	caseID := stixid.CaseIncidentID(name, created.ISO())
 	cs := c.sdo("case-incident", caseID, created, modified)
 	cs["name"] = name
 	cs["description"] = fmt.Sprintf("HarfangLab threat %s (%s), imported by %s.", slug, firstNonEmpty(str(t, "status"), "unknown status"), c.authorName)
@@ -107,7 +108,7 @@ func (c *converter) addThreat(b *bundle, in threatInput, withIncidents bool, war
 }
 
 // addNote adds an analyst note attached to the case.
-func (c *converter) addNote(b *bundle, n map[string]any, caseID string, caseCreated pyTime, links []any, label string, warn func(string)) {
+func (c *converter) addNote(b *bundle, n map[string]any, caseID string, caseCreated stixid.Time, links []any, label string, warn func(string)) {
 	content := str(n, "content")
 	if content == "" {
 		warn(label + ": empty content: left out")
@@ -115,17 +116,17 @@ func (c *converter) addNote(b *bundle, n map[string]any, caseID string, caseCrea
 	}
 	created, idCreated := caseCreated, ""
 	if raw := str(n, "creation_date"); raw != "" {
-		if p, err := parseTime(raw); err == nil {
-			created, idCreated = p, p.iso()
+		if p, err := stixid.ParseTime(raw); err == nil {
+			created, idCreated = p, p.ISO()
 		} else {
 			warn(fmt.Sprintf("%s: creation_date ignored: %v", label, err))
 		}
 	}
 	modified := created
-	if p, err := parseTime(str(n, "last_update")); err == nil && p.after(created) {
+	if p, err := stixid.ParseTime(str(n, "last_update")); err == nil && p.After(created) {
 		modified = p
 	}
-	note := c.sdo("note", NoteID(content, idCreated), created, modified)
+	note := c.sdo("note", stixid.NoteID(content, idCreated), created, modified)
 	if title := str(n, "title"); title != "" {
 		note["abstract"] = title
 	}

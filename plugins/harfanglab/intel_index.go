@@ -15,16 +15,6 @@ import (
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
 )
 
-// HarfangLab resource paths, relative to /api/data/.
-const (
-	pathIOCSource   = "threat_intelligence/IOCSource/"
-	pathSigmaSource = "threat_intelligence/SigmaSource/"
-	pathYaraSource  = "threat_intelligence/YaraSource/"
-	pathIOCRule     = "threat_intelligence/IOCRule/"
-	pathSigmaRule   = "threat_intelligence/SigmaRule/"
-	pathYaraFile    = "threat_intelligence/YaraFile/"
-)
-
 // sourceDescription is the description of the lists the connector creates (the one the older
 // connectors used, so an existing deployment looks the same).
 const sourceDescription = "Cyber Threat Intelligence knowledge imported from OpenCTI, and any changes must be made only to it."

@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/faults"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/hlsim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
 )
 
 const list = "from_OpenCTI"

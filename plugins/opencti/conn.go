@@ -123,7 +123,7 @@ func (r *streamReader) open(ctx context.Context) (*http.Response, error) {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		resp.Body.Close()
 		return nil, &errFatal{fmt.Errorf("opencti_stream: %s answered %q: the token was rejected or may not read stream %q (check the %s field)",
-			c.baseURL, resp.Status, c.streamID, osFieldToken)}
+			c.baseURL, resp.Status, c.streamID, fieldToken)}
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		resp.Body.Close()
 		return nil, &errFatal{fmt.Errorf("opencti_stream: %s answered %q: stream %q does not exist or is stopped (check the %s field)",

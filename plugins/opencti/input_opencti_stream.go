@@ -22,10 +22,6 @@ import (
 )
 
 const (
-	osFieldURL                 = "url"
-	osFieldToken               = "token"
-	osFieldTLS                 = "tls"
-	osFieldTimeout             = "timeout"
 	osFieldStreamID            = "stream_id"
 	osFieldListenDelete        = "listen_delete"
 	osFieldNoDependencies      = "no_dependencies"
@@ -84,15 +80,10 @@ as configuration errors.
 (now − event time), `+"`opencti_stream_checkpoint_ms`"+` (persisted position),
 `+"`opencti_stream_trimmed_total`"+` (resume position older than the server's first retained event).`).
 		Fields(
-			service.NewURLField(osFieldURL).Description("Base URL of the OpenCTI platform.").
-				Example("https://opencti.example.com"),
-			service.NewStringField(osFieldToken).Secret().Description("OpenCTI API token."),
-			// The same always-applied TLS block as the other components: a root_cas_file or
-			// skip_cert_verify set without `enabled: true` must not be silently ignored.
-			service.NewTLSField(osFieldTLS),
-			service.NewDurationField(osFieldTimeout).
+			connectionFields(service.NewDurationField(fieldTimeout).
 				Description("Connect and response-header timeout. The stream itself has no overall timeout.").
-				Default("30s"),
+				Default("30s"))...).
+		Fields(
 			service.NewStringField(osFieldStreamID).Description("Live stream id, or `live` for the unfiltered stream.").
 				Default("live"),
 			service.NewBoolField(osFieldListenDelete).Description("Receive `delete` events.").Default(true),
@@ -163,16 +154,16 @@ type streamConfig struct {
 
 func parseStreamConfig(conf *service.ParsedConfig) (c streamConfig, err error) {
 	var rawURL, recoverFrom string
-	if rawURL, err = conf.FieldString(osFieldURL); err != nil {
+	if rawURL, err = conf.FieldString(fieldURL); err != nil {
 		return c, err
 	}
 	u, err := url.Parse(strings.TrimRight(rawURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("%s %q: want an http(s) URL", osFieldURL, rawURL)
+		return c, fmt.Errorf("%s %q: want an http(s) URL", fieldURL, rawURL)
 	}
 	u.User = nil
 	c.baseURL = u.String()
-	if c.token, err = conf.FieldString(osFieldToken); err != nil {
+	if c.token, err = conf.FieldString(fieldToken); err != nil {
 		return c, err
 	}
 	if c.streamID, err = conf.FieldString(osFieldStreamID); err != nil {
@@ -270,11 +261,11 @@ func newStreamInput(conf *service.ParsedConfig, mgr *service.Resources) (*stream
 	if !mgr.HasCache(c.cacheName) {
 		return nil, fmt.Errorf("opencti_stream: %s: cache resource %q not found", osFieldCheckpointCache, c.cacheName)
 	}
-	tlsConf, err := conf.FieldTLS(osFieldTLS)
+	tlsConf, err := conf.FieldTLS(fieldTLS)
 	if err != nil {
 		return nil, fmt.Errorf("opencti_stream: %w", err)
 	}
-	timeout, err := conf.FieldDuration(osFieldTimeout)
+	timeout, err := conf.FieldDuration(fieldTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("opencti_stream: %w", err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 )
 
 func newTestInput(t *testing.T, yaml string) *streamInput {

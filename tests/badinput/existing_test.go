@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/hlsim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/deploy"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
 
 // TestHostileEntriesAlreadyInHarfangLab: the connector's lists already hold entries whose

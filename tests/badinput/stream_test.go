@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/deploy"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
 
 // expect is what must become of one bad item.

@@ -72,7 +72,7 @@ if want micro; then
 	benchrow "plain JSON decoding of the small events (reference)" "$log" "BenchmarkJSONDecode/small-"
 	log=$(gobench ./plugins/detections/ 'BenchmarkHarfangLabToSTIXAlert')
 	benchrow "harfanglab_to_stix processor (in process)" "$log" "BenchmarkHarfangLabToSTIXAlert"
-	log=$(gobench ./plugins/opencti/graphql/ 'BenchmarkWriteBatch')
+	log=$(gobench ./plugins/opencti/ 'BenchmarkWriteBatch')
 	benchrow "opencti output WriteBatch (loopback simulator)" "$log" "BenchmarkWriteBatch"
 	log=$(gobench ./tests/stream/ 'BenchmarkInput')
 	benchrow "opencti_stream input (in process)" "$log" "BenchmarkInput"

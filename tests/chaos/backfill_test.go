@@ -17,9 +17,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/deploy"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/harness"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
 
 // TestBackfillPeakRSS measures the binary's peak resident memory (VmHWM) during a first-run

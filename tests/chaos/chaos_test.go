@@ -23,9 +23,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/faults"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/deploy"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
 
 // plan sizes one run.

@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/hlsim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/deploy"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
 
 const sigmaRule = "title: chaos %d\nid: 6a0c1d2e-0000-4000-8000-%012d\nstatus: stable\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  selection:\n    Image|endswith: '\\\\chaos%d.exe'\n  condition: selection\nlevel: high\n"

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/hlsim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/harness"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
 
 var fence = regexp.MustCompile("(?s)```sh\n(.*?)```")
@@ -53,13 +53,23 @@ func command(t *testing.T, prefix string) string {
 }
 
 func TestCIRunsTheReadmeTestCommand(t *testing.T) {
-	testCmd := command(t, "go test ")
+	testCmd := command(t, "bash tests/run.sh")
 	ci, err := os.ReadFile(filepath.Join(harness.RepoRoot(), ".ci", "run"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(ci), "\n"+testCmd+"\n") {
 		t.Fatalf(".ci/run does not run README's test command %q", testCmd)
+	}
+	// The command must pass on a fresh machine: it installs the real servers tests start.
+	script, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "tests", "run.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"apt-get install -y -qq redis-server", "go test -count=1"} {
+		if !strings.Contains(string(script), want) {
+			t.Errorf("tests/run.sh lacks %q", want)
+		}
 	}
 }
 

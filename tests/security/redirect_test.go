@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab"
-	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti/graphql"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti"
 )
 
 // sink is a plain-HTTP server that records the Authorization headers it receives.
@@ -83,7 +83,7 @@ func TestTokenNeverFollowsARedirectToPlainHTTP(t *testing.T) {
 	t.Run("opencti graphql client", func(t *testing.T) {
 		plain := newSink(t)
 		front := redirectingTLS(t, plain.URL)
-		g, err := graphql.NewClient(graphql.ClientConfig{URL: front.URL, Token: leakOCTIToken, TLS: trusting(front), MaxRetries: 0})
+		g, err := opencti.NewClient(opencti.ClientConfig{URL: front.URL, Token: leakOCTIToken, TLS: trusting(front), MaxRetries: 0})
 		require.NoError(t, err)
 		_ = g.Do(ctx, "pingConnector", `mutation { pingConnector(id: "x", state: "{}") { id } }`, nil, nil)
 		assertNoTokenIn(t, plain.received(), leakOCTIToken)

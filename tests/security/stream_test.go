@@ -22,9 +22,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab"
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab/alerts"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti"
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti/graphql"
 )
 
 // lockedBuffer collects the logs of a stream (written from several goroutines).

@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/faults"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/hlsim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 )
 
 const (

@@ -16,13 +16,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/faults"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/hlsim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab"
-	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti/graphql"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/deploy"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/harness"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
 
 // Distinctive tokens: any appearance in output is a leak, never a coincidence.
@@ -189,7 +189,7 @@ func TestClientErrorsNeverCarryTheToken(t *testing.T) {
 	assert.NotContains(t, fmt.Sprintf("%+v", err), leakHLToken, "harfanglab client, 5xx")
 
 	for name, u := range map[string]string{"401": octiURL, "network": dead} {
-		g, err := graphql.NewClient(graphql.ClientConfig{URL: u, Token: leakOCTIToken, MaxRetries: 1, RetryBase: time.Millisecond})
+		g, err := opencti.NewClient(opencti.ClientConfig{URL: u, Token: leakOCTIToken, MaxRetries: 1, RetryBase: time.Millisecond})
 		require.NoError(t, err)
 		err = g.Do(ctx, "pingConnector", `mutation { pingConnector(id: "x", state: "{}") { id } }`, nil, nil)
 		require.Error(t, err, name)

@@ -9,7 +9,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/require"
 
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 )
 
 // BenchmarkInput measures the input in-process (simulator and stream share the process):

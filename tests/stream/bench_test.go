@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 )
 
 const benchConfig = `

@@ -24,9 +24,9 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/statefile"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
 
 const (

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 )
 
 const fastBeats = 100 * time.Millisecond

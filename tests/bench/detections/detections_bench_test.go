@@ -27,11 +27,12 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
-	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab/alerts"
+	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/faults"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/hlsim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/harness"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
 
 const (

@@ -20,10 +20,10 @@ import (
 
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/faults"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/hlsim"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
 )
 
 const (

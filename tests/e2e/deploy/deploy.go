@@ -16,9 +16,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/hlsim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/harness"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/hlsim"
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/openctisim"
 )
 
 // Tokens of the simulators: distinctive, so a scan of the output finds any leak.

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/opencti-harfanglab/opencti-harfanglab/tests/sim/faults"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/faults"
 )
 
 // world publishes a mixed history (creates, pattern changes, shared values, based-on,

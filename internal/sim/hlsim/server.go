@@ -1,0 +1,54 @@
+// Package hlsim is a HarfangLab simulator: a real HTTP server speaking the HarfangLab API wire
+// format (threat-intelligence lists and rules in intel.go, security events and threats in
+// alerts.go), with token authentication and fault injection. Tests, benchmarks and the `demo`
+// command run it on loopback.
+package hlsim
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/loopback"
+)
+
+// Server is one simulated HarfangLab.
+type Server struct {
+	loopback.Sim // Faults, ServeHTTP, Start, URL, Close
+	token        string
+	mux          *http.ServeMux
+
+	mu     sync.Mutex // guards the stores below
+	intel  *intelStore
+	alerts *alertStore
+}
+
+// New builds a simulator that accepts `Authorization: Token <token>`.
+func New(token string) *Server {
+	s := &Server{token: token, mux: http.NewServeMux()}
+	s.intel = newIntelStore()
+	s.alerts = newAlertStore()
+	s.registerIntel()
+	s.registerAlerts()
+	s.Init(http.HandlerFunc(s.authenticated))
+	return s
+}
+
+func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Token "+s.token {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"detail":"Invalid token."}`))
+		return
+	}
+	// DRF redirects a path without its trailing slash (APPEND_SLASH); clients must not rely on it.
+	if !strings.HasSuffix(r.URL.Path, "/") {
+		target := r.URL.Path + "/"
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, target, http.StatusMovedPermanently)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}

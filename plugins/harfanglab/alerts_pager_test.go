@@ -1,0 +1,206 @@
+package harfanglab
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeListing answers pager queries from an in-memory table the way HarfangLab would:
+// last_update__gte, ordering last_update,id, limit/offset.
+type fakeListing struct {
+	objs map[string]time.Time
+}
+
+func (f *fakeListing) page(t *testing.T, p *pager) ([]json.RawMessage, bool) {
+	t.Helper()
+	q := p.query()
+	since, err := parseTime(q.Get("last_update__gte"))
+	require.NoError(t, err)
+	require.Equal(t, "last_update,id", q.Get("ordering"))
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	var ids []string
+	for id, lu := range f.objs {
+		if !lu.Before(since) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := f.objs[ids[i]], f.objs[ids[j]]
+		if !a.Equal(b) {
+			return a.Before(b)
+		}
+		return ids[i] < ids[j]
+	})
+	var out []json.RawMessage
+	for i := offset; i < len(ids) && i < offset+limit; i++ {
+		b, _ := json.Marshal(map[string]any{"id": ids[i], "last_update": f.objs[ids[i]].Format(time.RFC3339Nano)})
+		out = append(out, b)
+	}
+	return out, offset+limit < len(ids)
+}
+
+// poll runs one full poll and returns the ids read, failing on a runaway loop.
+func (f *fakeListing) poll(t *testing.T, p *pager, between func(page int)) []string {
+	t.Helper()
+	p.restart(time.Time{})
+	var got []string
+	for pages := 0; !p.caughtUp; pages++ {
+		require.Less(t, pages, 1000, "pager loops")
+		results, next := f.page(t, p)
+		for _, it := range p.take(results, next) {
+			require.NoError(t, it.err)
+			got = append(got, it.id)
+		}
+		if between != nil {
+			between(pages)
+		}
+	}
+	return got
+}
+
+func TestPagerSharedTimestampsAcrossPages(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := &fakeListing{objs: map[string]time.Time{}}
+	// 3 blocks of 23 objects sharing one instant each, read with pages of 5.
+	for i := range 69 {
+		f.objs[fmt.Sprintf("a%03d", i)] = t0.Add(time.Duration(i/23) * time.Second)
+	}
+	p := newPager(pathAlerts, nil, 5, streamCursor{Since: t0.Add(-time.Hour)})
+	got := f.poll(t, p, nil)
+	assert.Len(t, got, 69)
+	assert.Len(t, uniq(got), 69, "no object read twice")
+	assert.Equal(t, t0.Add(2*time.Second), p.cur.Since)
+	assert.Len(t, p.cur.Seen, 23)
+
+	// Caught up: polling again reads nothing and ends.
+	assert.Empty(t, f.poll(t, p, nil))
+
+	// A status change moves an object to a new last_update: it is read again, alone.
+	f.objs["a010"] = t0.Add(time.Minute)
+	assert.Equal(t, []string{"a010"}, f.poll(t, p, nil))
+	assert.Empty(t, f.poll(t, p, nil))
+}
+
+func TestPagerStatusChangesDuringAPollSkipNothing(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := &fakeListing{objs: map[string]time.Time{}}
+	for i := range 40 {
+		f.objs[fmt.Sprintf("b%03d", i)] = t0 // all at one instant
+	}
+	p := newPager(pathAlerts, nil, 10, streamCursor{Since: t0})
+	moved := 0
+	got := f.poll(t, p, func(page int) {
+		// Between pages an analyst closes two alerts already read: they leave the block.
+		if page < 3 {
+			for _, id := range []string{fmt.Sprintf("b%03d", page*2), fmt.Sprintf("b%03d", page*2+1)} {
+				f.objs[id] = t0.Add(time.Duration(10+moved) * time.Second)
+				moved++
+			}
+		}
+	})
+	for i := range 40 {
+		assert.Contains(t, got, fmt.Sprintf("b%03d", i))
+	}
+	// The moved ones come again with their new last_update (6 of them), nothing else repeats.
+	assert.Len(t, got, 40+6)
+}
+
+func TestPagerMalformedObjectsReportedOnce(t *testing.T) {
+	p := newPager(pathAlerts, nil, 10, streamCursor{Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	page := []json.RawMessage{
+		json.RawMessage(`"just a string"`),
+		json.RawMessage(`{"msg":"no id"}`),
+		json.RawMessage(`{"id":"x1","last_update":"yesterday"}`),
+		json.RawMessage(`{"id":"x2","last_update":"2026-01-01T02:00:01.5+02:00"}`),
+	}
+	got := p.take(page, false)
+	require.Len(t, got, 4)
+	for _, it := range got[:3] {
+		assert.Error(t, it.err)
+		assert.NotEmpty(t, it.id)
+	}
+	assert.NoError(t, got[3].err)
+	assert.Equal(t, "2026-01-01T00:00:01.500000Z", formatTime(p.cur.Since), "offsets are converted to UTC")
+	// An object older than the cursor is not read (the server should not list it anyway).
+	assert.Empty(t, p.take([]json.RawMessage{json.RawMessage(`{"id":"x0","last_update":"2025-12-31T00:00:00Z"}`)}, false))
+	p.restart(time.Time{})
+	assert.Empty(t, p.take(page[:3], false), "malformed objects are not reported again at the same cursor")
+}
+
+func TestCursorRoundTripAndVersion(t *testing.T) {
+	st := cursorState{Alerts: streamCursor{Since: time.Date(2026, 2, 3, 4, 5, 6, 7000, time.UTC), Seen: map[string]string{"a": "x"}}}
+	b, err := st.encode()
+	require.NoError(t, err)
+	back, err := decodeCursor(b)
+	require.NoError(t, err)
+	assert.True(t, st.Alerts.Since.Equal(back.Alerts.Since))
+	assert.Equal(t, st.Alerts.Seen, back.Alerts.Seen)
+	assert.True(t, back.Threats.Since.Equal(st.Alerts.Since), "threats default to the alerts position")
+
+	_, err = decodeCursor([]byte(`{"version":99,"alerts":{"since":"2026-01-01T00:00:00Z"}}`))
+	assert.ErrorContains(t, err, "newer")
+	_, err = decodeCursor([]byte(`not json`))
+	assert.Error(t, err)
+	_, err = decodeCursor([]byte(`{"version":1}`))
+	assert.ErrorContains(t, err, "no alerts position")
+}
+
+func TestParseTimeForms(t *testing.T) {
+	for _, s := range []string{"2024-07-12T08:13:14.430+00:00", "2021-05-02T07:00:00.000000Z", "2024-02-07T09:18:21.799384-06:00", "2024-01-01", "2024-01-01T00:00:00"} {
+		_, err := parseTime(s)
+		assert.NoError(t, err, s)
+	}
+	_, err := parseTime("12/01/2024")
+	assert.Error(t, err)
+	a, _ := parseTime("2024-02-07T09:18:21.799384-06:00")
+	assert.Equal(t, "2024-02-07T15:18:21.799384Z", formatTime(a))
+}
+
+func TestParseIOCMessage(t *testing.T) {
+	for _, test := range []struct{ msg, typ, value string }{
+		{"hash=01ba4719c80b6fe911b091a7c05124b64eeece964e09c058ef8f9805daca546b", "hash", "01ba4719c80b6fe911b091a7c05124b64eeece964e09c058ef8f9805daca546b"},
+		{"ip_dst = 185.220.101.4", "ip_dst", "185.220.101.4"},
+		{"domain_name: evil.example", "domain_name", "evil.example"},
+		{"url=http://x.example/a?b=c", "url", "http://x.example/a?b=c"},
+	} {
+		typ, value, ok := parseIOCMessage(test.msg)
+		assert.True(t, ok, test.msg)
+		assert.Equal(t, test.typ, typ, test.msg)
+		assert.Equal(t, test.value, value, test.msg)
+	}
+	for _, msg := range []string{"", "no separator here", "=value", "type=", "Binary was found malicious by 2 rule(s) with a score of 120: x"} {
+		_, _, ok := parseIOCMessage(msg)
+		assert.False(t, ok, msg)
+	}
+}
+
+func TestTTLLRUExpiresAndEvicts(t *testing.T) {
+	c := newTTLLRU(2)
+	now := time.Now()
+	c.put("a", 1, now.Add(time.Minute))
+	c.put("b", 2, now.Add(time.Second))
+	_, ok := c.get("a", now) // a is now the most recent
+	assert.True(t, ok)
+	c.put("c", 3, now.Add(time.Minute)) // evicts b
+	_, ok = c.get("b", now)
+	assert.False(t, ok)
+	_, ok = c.get("a", now.Add(2*time.Minute))
+	assert.False(t, ok, "expired")
+	assert.Equal(t, 1, c.len())
+}
+
+func uniq(ids []string) map[string]bool {
+	m := map[string]bool{}
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}

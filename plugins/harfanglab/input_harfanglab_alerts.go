@@ -1,0 +1,492 @@
+// Package alerts holds the harfanglab_alerts input: it polls HarfangLab security events
+// (alerts) and threats, resolves the threat-intelligence rule behind each alert, and resumes
+// from a cursor kept in a cache resource.
+package harfanglab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/detection"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Jeffail/checkpoint"
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// Field names of the harfanglab_alerts input.
+const (
+	fieldStatuses           = "statuses"
+	fieldAlertTypes         = "alert_types"
+	fieldThreats            = "threats"
+	fieldPollInterval       = "poll_interval"
+	fieldStartDate          = "start_date"
+	fieldPageSize           = "page_size"
+	fieldSettleDelay        = "settle_delay"
+	fieldSourceListName     = "source_list_name"
+	fieldCheckpointCache    = "checkpoint_cache"
+	fieldCheckpointCacheKey = "checkpoint_cache_key"
+)
+
+// Metadata keys set on every message.
+const (
+	metaKind      = detection.MetaKind
+	metaID        = "harfanglab_id"
+	metaAlertType = "harfanglab_alert_type"
+	metaStatus    = "harfanglab_status"
+)
+
+// knownStatuses are the security-event statuses HarfangLab uses.
+var knownStatuses = map[string]bool{
+	"new": true, "probable_false_positive": true, "investigating": true, "false_positive": true, "closed": true,
+}
+
+var alertTypeName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// clientMaxRetries bounds the retries of one request inside the client; a poll that still fails
+// is retried by the input itself after a back-off.
+const clientMaxRetries = 5
+
+func inputSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Beta().
+		Categories("Services").
+		Version("0.1.0").
+		Summary("Polls HarfangLab security events (alerts) and threats, with the rule that fired, and resumes from a persisted cursor.").
+		Description(strings.ReplaceAll(`
+Lists ~/api/data/alert/alert/Alert/~ filtered by ~status~ and ~alert_type~, ordered by
+~last_update,id~, from a cursor on ~last_update~: a later status change of an alert (which moves
+its ~last_update~) brings it out again. With ~threats~, threats are listed the same way from
+~/api/data/alert/alert/Threat/~ on their own cursor, each with its alerts (~threat_key~, same status and
+type filters, newest first, at most 1000) and its note.
+
+One message per alert:
+
+~~~json
+{"kind":"alert","alert":<alert object>,"rule":<matched rule or null>,"rule_type":"ioc|sigma|yara|",
+ "indicator_ids":["<OpenCTI indicator ids from the rule's comment>"]}
+~~~
+
+and per threat:
+
+~~~json
+{"kind":"threat","threat":<threat object>,"alerts":[<its alerts>],"notes":[<its note>]}
+~~~
+
+The rule is looked up by the IOC value in ~msg~ (IOCRule), the rule name (SigmaRule) or the YARA file or
+rule name (YaraFile), with a small cache; ~indicator_ids~ are only read from rules of the
+~source_list_name~ lists. A failed lookup leaves ~rule~ null (warning). An object that cannot be
+decoded becomes a message flagged with an error, so a ~switch~ on ~errored()~ can dead-letter it.
+
+### Metadata
+
+- ~harfanglab_kind~: ~alert~ or ~threat~
+- ~harfanglab_id~: the alert or threat id
+- ~harfanglab_alert_type~, ~harfanglab_status~: of the alert or threat (when present)
+
+### Delivery
+
+At least once. The cursor (the last ~last_update~ read plus the ids already read at that instant, so
+objects sharing a timestamp are neither skipped nor repeated) is written to the ~checkpoint_cache~
+only once every message up to it is acknowledged. The cache must persist across restarts. Rule
+lookups of one page run concurrently (8 at a time) and are cached (10 min; 1 min when absent). With
+~auto_replay_nacks: false~ a rejected message holds the persisted cursor back until restart.`, "~", "`")).
+		Fields(ClientFields()...).
+		Fields(
+			service.NewStringListField(fieldStatuses).
+				Description("Security-event statuses to import (`new`, `probable_false_positive`, `investigating`, `false_positive`, `closed`). An item may be a comma list.").
+				Default([]any{"new", "investigating"}),
+			service.NewStringListField(fieldAlertTypes).
+				Description("Alert types to import (e.g. `yara`, `sigma`, `ioc`). An item may be a comma list.").
+				Default([]any{"yara", "sigma", "ioc"}),
+			service.NewBoolField(fieldThreats).
+				Description("Also import threats, each with its alerts and note.").
+				Default(true),
+			service.NewDurationField(fieldPollInterval).
+				Description("Time between two polls once caught up.").
+				Default("60s"),
+			service.NewStringField(fieldStartDate).
+				Description("Where the first run starts (RFC 3339 or a date); empty means 24 hours before the first start. Ignored once a cursor exists.").
+				Default("").
+				Example("2024-01-01T00:00:00Z"),
+			service.NewIntField(fieldPageSize).
+				Description("Objects per list request.").
+				Default(100).
+				Advanced(),
+			service.NewDurationField(fieldSettleDelay).
+				Description("Objects updated less than this long ago are left for the next poll: HarfangLab keeps alerts in Elasticsearch, where a document becomes searchable only after a refresh, and the cursor must not pass one that is not visible yet.").
+				Default("5s").
+				Advanced(),
+			service.NewStringField(fieldSourceListName).
+				Description("Name of the threat-intelligence lists the intel push writes; their rules carry the OpenCTI indicator ids in their comment.").
+				Default("from_OpenCTI"),
+			service.NewStringField(fieldCheckpointCache).
+				Description("A cache resource where the cursor is kept; it must persist across restarts."),
+			service.NewStringField(fieldCheckpointCacheKey).
+				Description("The key of the cursor in the cache.").
+				Default("harfanglab_alerts").
+				Advanced(),
+			service.NewAutoRetryNacksToggleField(),
+		).
+		Example("Detections to a file", "", `
+input:
+  harfanglab_alerts:
+    url: https://hl.example.com
+    token: ${HARFANGLAB_TOKEN}
+    statuses: [ new, investigating ]
+    alert_types: [ sigma, yara, ioc ]
+    checkpoint_cache: cursor
+cache_resources:
+  - label: cursor
+    file:
+      directory: ./state
+output:
+  file:
+    path: ./alerts.jsonl
+`)
+}
+
+func init() {
+	service.MustRegisterInput("harfanglab_alerts", inputSpec(), func(conf *service.ParsedConfig, mgr *service.Resources) (service.Input, error) {
+		in, err := newAlertsInput(conf, mgr)
+		if err != nil {
+			return nil, err
+		}
+		return service.AutoRetryNacksToggled(conf, in)
+	})
+}
+
+// inputConfig is the parsed configuration.
+type inputConfig struct {
+	client       ClientConfig
+	statuses     []string
+	alertTypes   []string
+	threats      bool
+	pollInterval time.Duration
+	startDate    time.Time // zero: 24 h before the first start
+	pageSize     int
+	settleDelay  time.Duration
+	sourceName   string
+	cache        string
+	cacheKey     string
+}
+
+func parseInputConfig(conf *service.ParsedConfig, mgr *service.Resources) (inputConfig, error) {
+	var c inputConfig
+	var err error
+	if c.client, err = ClientConfigFromParsed(conf, mgr); err != nil {
+		return c, err
+	}
+	c.client.MaxRetries = clientMaxRetries
+	if c.statuses, err = commaList(conf, fieldStatuses); err != nil {
+		return c, err
+	}
+	for _, s := range c.statuses {
+		if !knownStatuses[s] {
+			return c, fmt.Errorf("field %s: unknown status %q (want new, probable_false_positive, investigating, false_positive or closed)", fieldStatuses, s)
+		}
+	}
+	if c.alertTypes, err = commaList(conf, fieldAlertTypes); err != nil {
+		return c, err
+	}
+	for _, t := range c.alertTypes {
+		if !alertTypeName.MatchString(t) {
+			return c, fmt.Errorf("field %s: %q is not an alert type name", fieldAlertTypes, t)
+		}
+	}
+	if c.threats, err = conf.FieldBool(fieldThreats); err != nil {
+		return c, err
+	}
+	if c.pollInterval, err = conf.FieldDuration(fieldPollInterval); err != nil {
+		return c, err
+	}
+	if c.pollInterval <= 0 {
+		return c, fmt.Errorf("field %s must be positive", fieldPollInterval)
+	}
+	start, err := conf.FieldString(fieldStartDate)
+	if err != nil {
+		return c, err
+	}
+	if start = strings.TrimSpace(start); start != "" {
+		if c.startDate, err = parseTime(start); err != nil {
+			return c, fmt.Errorf("field %s: %w", fieldStartDate, err)
+		}
+	}
+	if c.pageSize, err = conf.FieldInt(fieldPageSize); err != nil {
+		return c, err
+	}
+	if c.pageSize < 1 || c.pageSize > 10000 {
+		return c, fmt.Errorf("field %s must be between 1 and 10000, got %d", fieldPageSize, c.pageSize)
+	}
+	if c.settleDelay, err = conf.FieldDuration(fieldSettleDelay); err != nil {
+		return c, err
+	}
+	if c.settleDelay < 0 {
+		return c, fmt.Errorf("field %s must not be negative", fieldSettleDelay)
+	}
+	if c.sourceName, err = conf.FieldString(fieldSourceListName); err != nil {
+		return c, err
+	}
+	if c.cache, err = conf.FieldString(fieldCheckpointCache); err != nil {
+		return c, err
+	}
+	if c.cacheKey, err = conf.FieldString(fieldCheckpointCacheKey); err != nil {
+		return c, err
+	}
+	if c.cacheKey == "" {
+		return c, fmt.Errorf("field %s must not be empty", fieldCheckpointCacheKey)
+	}
+	return c, nil
+}
+
+// commaList reads a string list whose items may themselves be comma lists (environment
+// variables such as `new,investigating`), trimmed, lower-cased, without empties or repeats.
+func commaList(conf *service.ParsedConfig, field string) ([]string, error) {
+	items, err := conf.FieldStringList(field)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, item := range items {
+		for _, v := range strings.Split(item, ",") {
+			v = strings.ToLower(strings.TrimSpace(v))
+			if v != "" && !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("field %s must name at least one value", field)
+	}
+	return out, nil
+}
+
+// alertsInput implements service.Input. Read runs on one goroutine; acks arrive concurrently.
+type alertsInput struct {
+	conf     inputConfig
+	mgr      *service.Resources
+	log      *service.Logger
+	client   *Client
+	resolver *ruleResolver
+	metrics  inputMetrics
+	now      func() time.Time
+
+	// Read-goroutine state.
+	alerts, threats *pager
+	buf             []pendingMessage
+	polling         bool
+	nextPoll        time.Time
+	failures        int
+
+	connectMu sync.Mutex
+	loaded    bool
+
+	// Commit state, guarded by commitMu: what is persisted and the checkpointers feeding it.
+	commitMu  sync.Mutex
+	committed cursorState
+	dirty     bool
+	cpAlerts  *checkpoint.Capped[streamCursor]
+	cpThreats *checkpoint.Capped[streamCursor]
+
+	closeOnce sync.Once
+}
+
+type pendingMessage struct {
+	msg *service.Message
+	ack service.AckFunc
+}
+
+func newAlertsInput(conf *service.ParsedConfig, mgr *service.Resources) (*alertsInput, error) {
+	c, err := parseInputConfig(conf, mgr)
+	if err != nil {
+		return nil, err
+	}
+	if !mgr.HasCache(c.cache) {
+		return nil, fmt.Errorf("field %s: cache resource %q does not exist", fieldCheckpointCache, c.cache)
+	}
+	client, err := NewClient(c.client)
+	if err != nil {
+		return nil, err
+	}
+	capacity := int64(max(1024, 8*c.pageSize))
+	return &alertsInput{
+		conf:      c,
+		mgr:       mgr,
+		log:       mgr.Logger(),
+		client:    client,
+		resolver:  newRuleResolver(client, c.sourceName),
+		metrics:   newInputMetrics(mgr.Metrics()),
+		now:       time.Now,
+		cpAlerts:  checkpoint.NewCapped[streamCursor](capacity),
+		cpThreats: checkpoint.NewCapped[streamCursor](capacity),
+	}, nil
+}
+
+// Connect loads the cursor once (or creates the first one from start_date) and checks that
+// HarfangLab answers with this token.
+func (in *alertsInput) Connect(ctx context.Context) error {
+	in.connectMu.Lock()
+	defer in.connectMu.Unlock()
+	if !in.loaded {
+		st, err := in.loadCursor(ctx)
+		if err != nil {
+			return err
+		}
+		in.commitMu.Lock()
+		in.committed = st
+		in.commitMu.Unlock()
+		in.alerts = newPager(pathAlerts, in.alertFilters(), in.conf.pageSize, st.Alerts)
+		in.threats = newPager(pathThreats, nil, in.conf.pageSize, st.Threats)
+		in.loaded = true
+	}
+	var probe struct {
+		Count int `json:"count"`
+	}
+	if err := in.client.Get(ctx, pathAlerts, url.Values{"limit": {"1"}}, &probe); err != nil {
+		return fmt.Errorf("checking access to HarfangLab security events: %w", err)
+	}
+	return nil
+}
+
+// loadCursor reads the persisted cursor; on the first run it starts at start_date (or 24 h ago)
+// and persists that start at once, so a restart before any alert keeps the same start.
+func (in *alertsInput) loadCursor(ctx context.Context) (cursorState, error) {
+	var raw []byte
+	var getErr error
+	if err := in.mgr.AccessCache(ctx, in.conf.cache, func(c service.Cache) {
+		raw, getErr = c.Get(ctx, in.conf.cacheKey)
+	}); err != nil {
+		return cursorState{}, fmt.Errorf("accessing cache %q: %w", in.conf.cache, err)
+	}
+	if getErr == nil {
+		st, err := decodeCursor(raw)
+		if err != nil {
+			return st, fmt.Errorf("cursor %q in cache %q: %w (delete it to start again from %s)", in.conf.cacheKey, in.conf.cache, err, fieldStartDate)
+		}
+		return st, nil
+	}
+	if !errors.Is(getErr, service.ErrKeyNotFound) {
+		return cursorState{}, fmt.Errorf("reading cursor %q from cache %q: %w", in.conf.cacheKey, in.conf.cache, getErr)
+	}
+	start := in.conf.startDate
+	if start.IsZero() {
+		start = in.now().UTC().Add(-24 * time.Hour).Truncate(time.Microsecond)
+	}
+	st := cursorState{Version: cursorVersion, Alerts: streamCursor{Since: start}, Threats: streamCursor{Since: start}}
+	if err := in.writeCursor(ctx, st); err != nil {
+		return st, err
+	}
+	in.log.Infof("No cursor in cache %q: importing HarfangLab security events updated since %s", in.conf.cache, formatTime(start))
+	return st, nil
+}
+
+func (in *alertsInput) writeCursor(ctx context.Context, st cursorState) error {
+	b, err := st.encode()
+	if err != nil {
+		return err
+	}
+	var setErr error
+	if err := in.mgr.AccessCache(ctx, in.conf.cache, func(c service.Cache) {
+		setErr = c.Set(ctx, in.conf.cacheKey, b, nil)
+	}); err != nil {
+		return fmt.Errorf("accessing cache %q: %w", in.conf.cache, err)
+	}
+	if setErr != nil {
+		return fmt.Errorf("writing cursor %q to cache %q: %w", in.conf.cacheKey, in.conf.cache, setErr)
+	}
+	return nil
+}
+
+// Read hands out buffered messages, fetching the next page (or waiting for the next poll) when
+// none is left. It never returns an empty message: it blocks until one exists or ctx ends.
+func (in *alertsInput) Read(ctx context.Context) (*service.Message, service.AckFunc, error) {
+	if in.alerts == nil {
+		return nil, nil, service.ErrNotConnected
+	}
+	for len(in.buf) == 0 {
+		if err := in.fill(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	m := in.buf[0]
+	in.buf[0] = pendingMessage{}
+	in.buf = in.buf[1:]
+	return m.msg, m.ack, nil
+}
+
+// fill makes progress on the current poll: one page of alerts, then of threats, then the wait
+// for the next poll. Errors from HarfangLab are retried here after a back-off so that a down
+// server or a bad token gives one log line per attempt, not a tight loop.
+func (in *alertsInput) fill(ctx context.Context) error {
+	if !in.polling {
+		if err := sleepUntil(ctx, in.nextPoll); err != nil {
+			return err
+		}
+		in.polling = true
+		in.nextPoll = in.now().Add(in.conf.pollInterval)
+		var until time.Time
+		if in.conf.settleDelay > 0 {
+			until = in.now().Add(-in.conf.settleDelay)
+		}
+		in.alerts.restart(until)
+		in.threats.restart(until)
+		in.metrics.polls.Incr(1)
+	}
+	p, kind := in.alerts, detection.KindAlert
+	if p.caughtUp {
+		p, kind = in.threats, detection.KindThreat
+	}
+	if p.caughtUp || (kind == detection.KindThreat && !in.conf.threats) {
+		in.polling = false
+		in.updateCursorAge()
+		return nil
+	}
+	err := in.fetchPage(ctx, p, kind)
+	if err == nil {
+		in.failures = 0
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	in.failures++
+	in.metrics.pollErrors.Incr(1, kind)
+	wait := min(in.conf.pollInterval, time.Second<<min(in.failures-1, 10))
+	in.log.Errorf("Polling HarfangLab %ss failed (attempt %d, next in %v): %v", kind, in.failures, wait, err)
+	return sleepUntil(ctx, in.now().Add(wait))
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close has nothing to release: pending acks are drained by the engine before it is called.
+func (in *alertsInput) Close(ctx context.Context) error {
+	in.closeOnce.Do(func() {
+		in.commitMu.Lock()
+		defer in.commitMu.Unlock()
+		if in.dirty {
+			if err := in.writeCursor(ctx, in.committed); err == nil {
+				in.dirty = false
+			}
+		}
+	})
+	return nil
+}
