@@ -377,6 +377,15 @@ func (e *APIError) Error() string {
 	return msg
 }
 
+// IsAuthFailure reports whether err is HarfangLab refusing the token (401) or its rights (403):
+// a configuration problem of the whole process, never a property of the message being sent, so
+// callers stop the flow and retry instead of dead-lettering (issue 10, item 11).
+func IsAuthFailure(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) &&
+		(apiErr.Status == http.StatusUnauthorized || apiErr.Status == http.StatusForbidden)
+}
+
 // transportError is a failure before any HTTP answer (connection refused or reset, timeout).
 type transportError struct {
 	method, path string

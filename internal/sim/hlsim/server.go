@@ -18,9 +18,13 @@ type Server struct {
 	token        string
 	mux          *http.ServeMux
 
-	mu     sync.Mutex // guards the stores below
-	intel  *intelStore
-	alerts *alertStore
+	mu sync.Mutex // guards the fields below
+	// lenient turns off the evidenced behaviours of real consoles (reference
+	// harfanglab-api-evidence.md) that a simulator written from assumptions would not show.
+	// Strict is the default so the product's own tests prove it works with real consoles.
+	lenient bool
+	intel   *intelStore
+	alerts  *alertStore
 }
 
 // New builds a simulator that accepts `Authorization: Token <token>`.
@@ -34,8 +38,35 @@ func New(token string) *Server {
 	return s
 }
 
+// SetLenient switches between the strict, evidenced behaviour (false, the default) and the
+// lenient one our first simulator assumed (true). Each behaviour it covers says so where it is
+// implemented.
+func (s *Server) SetLenient(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lenient = on
+}
+
+// Lenient reports the mode set by SetLenient.
+func (s *Server) Lenient() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lenient
+}
+
+// SetToken replaces the accepted token, as a console administrator revoking or renewing it:
+// requests with the old one are answered 401 from now on.
+func (s *Server) SetToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = token
+}
+
 func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Token "+s.token {
+	s.mu.Lock()
+	token := s.token
+	s.mu.Unlock()
+	if r.Header.Get("Authorization") != "Token "+token {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`{"detail":"Invalid token."}`))
