@@ -96,99 +96,147 @@ func (s Summary) Complete() bool {
 
 // Run runs the demo, writing progress and the summary to out.
 func Run(ctx context.Context, out io.Writer, stateDir string) (Summary, error) {
-	var sum Summary
-	if stateDir == "" {
-		dir, err := os.MkdirTemp("", "opencti-harfanglab-demo-")
-		if err != nil {
-			return sum, err
-		}
-		defer os.RemoveAll(dir)
-		stateDir = dir
+	stateDir, cleanup, err := prepareStateDir(stateDir)
+	if err != nil {
+		return Summary{}, err
 	}
-	if err := os.MkdirAll(stateDir, 0o750); err != nil {
-		return sum, fmt.Errorf("creating the state folder: %w", err)
-	}
+	defer cleanup()
 	ctx, abort := context.WithCancel(ctx)
 	defer abort()
-	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
-
-	octi, hl := openctisim.New(octiToken), hlsim.New(hlToken)
-	octiURL, err := octi.Start("")
-	if err != nil {
-		return sum, fmt.Errorf("starting the OpenCTI simulator: %w", err)
+	r := &run{ctx: ctx, abort: abort, out: out, stateDir: stateDir}
+	if err := r.startSimulators(); err != nil {
+		return r.sum, err
 	}
-	defer octi.Close()
-	hlURL, err := hl.Start("")
+	defer r.octi.Close()
+	defer r.hl.Close()
+	push, seed, err := r.pushIntel()
 	if err != nil {
-		return sum, fmt.Errorf("starting the HarfangLab simulator: %w", err)
+		return r.sum, err
 	}
-	defer hl.Close()
-	say("OpenCTI simulator    %s", octiURL)
-	say("HarfangLab simulator %s", hlURL)
-	say("state, dead letters and log in %s", stateDir)
+	pull, err := r.pullDetections(seed)
+	_ = push.StopWithin(5 * time.Second)
+	if err != nil {
+		return r.sum, err
+	}
+	_ = pull.StopWithin(5 * time.Second)
+	printSummary(out, r.sum)
+	return r.sum, nil
+}
 
-	env := map[string]string{
+// run is one demo in progress: the simulators, the pipelines' environment and what moved.
+type run struct {
+	ctx      context.Context
+	abort    context.CancelFunc
+	out      io.Writer
+	stateDir string
+	octi     *openctisim.Server
+	hl       *hlsim.Server
+	env      map[string]string
+	sum      Summary
+}
+
+func (r *run) say(format string, args ...any) { fmt.Fprintf(r.out, format+"\n", args...) }
+
+func (r *run) logFile() string { return filepath.Join(r.stateDir, "demo.log") }
+
+// prepareStateDir returns the folder for cursors, dead letters and the log: stateDir, or a
+// temporary one removed by cleanup.
+func prepareStateDir(stateDir string) (dir string, cleanup func(), err error) {
+	cleanup = func() {}
+	if stateDir == "" {
+		if stateDir, err = os.MkdirTemp("", "opencti-harfanglab-demo-"); err != nil {
+			return "", cleanup, err
+		}
+		tmp := stateDir
+		cleanup = func() { _ = os.RemoveAll(tmp) }
+	}
+	if err := os.MkdirAll(stateDir, 0o750); err != nil {
+		cleanup()
+		return "", func() {}, fmt.Errorf("creating the state folder: %w", err)
+	}
+	return stateDir, cleanup, nil
+}
+
+// startSimulators starts both simulators on loopback and sets the pipelines' environment.
+func (r *run) startSimulators() error {
+	r.octi, r.hl = openctisim.New(octiToken), hlsim.New(hlToken)
+	octiURL, err := r.octi.Start("")
+	if err != nil {
+		return fmt.Errorf("starting the OpenCTI simulator: %w", err)
+	}
+	hlURL, err := r.hl.Start("")
+	if err != nil {
+		r.octi.Close()
+		return fmt.Errorf("starting the HarfangLab simulator: %w", err)
+	}
+	r.say("OpenCTI simulator    %s", octiURL)
+	r.say("HarfangLab simulator %s", hlURL)
+	r.say("state, dead letters and log in %s", r.stateDir)
+	r.env = map[string]string{
 		"OPENCTI_URL": octiURL, "OPENCTI_TOKEN": octiToken, "CONNECTOR_ID": connectorID,
-		"HARFANGLAB_URL": hlURL, "HARFANGLAB_TOKEN": hlToken, "STATE_DIR": stateDir,
+		"HARFANGLAB_URL": hlURL, "HARFANGLAB_TOKEN": hlToken, "STATE_DIR": r.stateDir,
 		"HARFANGLAB_POLL_INTERVAL": "1s", "CONNECTOR_LIVE_STREAM_RECOVER_FROM": "0-0",
 		"HARFANGLAB_IMPORT_START_DATE": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339),
 	}
-	logFile := filepath.Join(stateDir, "demo.log")
+	return nil
+}
 
-	// 1. OpenCTI → HarfangLab.
-	seed := seedIndicators(hl)
-	sum.ExpectedIOCs, sum.ExpectedRemovals = seed.finalIOCs, len(seed.dying)
+// pushIntel seeds the OpenCTI stream, runs the OpenCTI → HarfangLab pipeline and waits until
+// the lists hold what the stream says, then revokes one indicator and lets another expire.
+func (r *run) pushIntel() (*service.Stream, seeded, error) {
+	seed := seedIndicators(r.hl)
+	r.sum.ExpectedIOCs, r.sum.ExpectedRemovals = seed.finalIOCs, len(seed.dying)
 	for _, ev := range seed.events {
-		octi.Publish("live", ev.event, ev.data)
+		r.octi.Publish("live", ev.event, ev.data)
 	}
 	for internal, stixID := range seed.internalIDs {
-		octi.AddIndicator(internal, stixID) // the platform knows its own indicators
+		r.octi.AddIndicator(internal, stixID) // the platform knows its own indicators
 	}
-	say("\n▶ OpenCTI → HarfangLab: %d stream events (%d indicators, 1 based-on link, 1 invalid pattern)", len(seed.events), seed.indicators)
-	push, err := startPipeline(ctx, abort, out, pipelines.OpenCTIToHarfangLab, env, logFile)
+	r.say("\n▶ OpenCTI → HarfangLab: %d stream events (%d indicators, 1 based-on link, 1 invalid pattern)", len(seed.events), seed.indicators)
+	push, err := startPipeline(r.ctx, r.abort, r.out, pipelines.OpenCTIToHarfangLab, r.env, r.logFile())
 	if err != nil {
-		return sum, err
+		return nil, seed, err
 	}
-	seen := map[string]bool{}
-	waitFor(ctx, out, func() bool {
-		fillIntel(&sum, hl, stateDir, seen)
+	sum, seen := &r.sum, map[string]bool{}
+	waitFor(r.ctx, r.out, func() bool {
+		fillIntel(sum, r.hl, r.stateDir, seen)
 		return seenAll(seen, seed.firstValues) && sum.SigmaRules == 1 && sum.YaraFiles == 1 && sum.RejectedEvents == 1
 	}, func() string {
 		return fmt.Sprintf("  IOC rules %d  Sigma %d/1  YARA %d/1  rejected %d/1", sum.IOCs(), sum.SigmaRules, sum.YaraFiles, sum.RejectedEvents)
 	})
-	say("  one indicator is revoked, one expires (valid_until) with no event …")
+	r.say("  one indicator is revoked, one expires (valid_until) with no event …")
 	for _, ev := range seed.later {
-		octi.Publish("live", ev.event, ev.data)
+		r.octi.Publish("live", ev.event, ev.data)
 	}
-	waitFor(ctx, out, func() bool {
-		fillIntel(&sum, hl, stateDir, seen)
-		sum.RemovedValues = countGone(hl, seed.dying)
+	waitFor(r.ctx, r.out, func() bool {
+		fillIntel(sum, r.hl, r.stateDir, seen)
+		sum.RemovedValues = countGone(r.hl, seed.dying)
 		return sum.RemovedValues == sum.ExpectedRemovals
 	}, func() string {
 		return fmt.Sprintf("  removed %d/%d  IOC rules %d", sum.RemovedValues, sum.ExpectedRemovals, sum.IOCs())
 	})
+	return push, seed, nil
+}
 
-	// 2. HarfangLab → OpenCTI.
-	alerts, threats := seedAlerts(hl, seed)
-	sum.ExpectedAlerts, sum.ExpectedThreats = alerts, threats
-	say("\n▶ HarfangLab → OpenCTI: %d security events (sigma, yara, ioc ×5) and %d threat", alerts, threats)
-	pull, err := startPipeline(ctx, abort, out, pipelines.HarfangLabToOpenCTI, env, logFile)
+// pullDetections seeds alerts and a threat in HarfangLab, runs the HarfangLab → OpenCTI
+// pipeline and waits until OpenCTI holds an incident per alert and a case per threat.
+func (r *run) pullDetections(seed seeded) (*service.Stream, error) {
+	alerts, threats := seedAlerts(r.hl, seed)
+	r.sum.ExpectedAlerts, r.sum.ExpectedThreats = alerts, threats
+	r.say("\n▶ HarfangLab → OpenCTI: %d security events (sigma, yara, ioc ×5) and %d threat", alerts, threats)
+	pull, err := startPipeline(r.ctx, r.abort, r.out, pipelines.HarfangLabToOpenCTI, r.env, r.logFile())
 	if err != nil {
-		_ = push.StopWithin(5 * time.Second)
-		return sum, err
+		return nil, err
 	}
-	waitFor(ctx, out, func() bool {
-		fillDetections(&sum, octi, seed)
+	sum := &r.sum
+	waitFor(r.ctx, r.out, func() bool {
+		fillDetections(sum, r.octi, seed)
 		return sum.Incidents >= alerts && sum.CaseIncidents >= threats
 	}, func() string {
 		return fmt.Sprintf("  bundles %d  incidents %d/%d  sightings %d  case incidents %d/%d", sum.BundlesPushed, sum.Incidents, alerts, sum.Sightings, sum.CaseIncidents, threats)
 	})
-	fillDetections(&sum, octi, seed)
-
-	_ = push.StopWithin(5 * time.Second)
-	_ = pull.StopWithin(5 * time.Second)
-	printSummary(out, sum)
-	return sum, nil
+	fillDetections(sum, r.octi, seed)
+	return pull, nil
 }
 
 // startPipeline runs one shipped stream file in this process with env as its environment.
