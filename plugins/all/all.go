@@ -4,6 +4,7 @@
 package all
 
 import (
+	// Registration only: each package registers its components in init.
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	_ "github.com/redpanda-data/connect/v4/public/components/kafka"

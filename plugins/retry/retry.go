@@ -12,15 +12,15 @@ import (
 )
 
 // Backoff is the wait before retry number attempt (0 for the first retry): a random duration
-// in [d/2, d] with d = base·2^attempt, capped at max. The jitter spreads clients that failed
+// in [d/2, d] with d = base·2^attempt, capped at ceiling. The jitter spreads clients that failed
 // together (e.g. every writer hit by one 503) so they do not retry in lockstep.
-func Backoff(attempt int, base, max time.Duration) time.Duration {
-	if base <= 0 || max <= 0 {
+func Backoff(attempt int, base, ceiling time.Duration) time.Duration {
+	if base <= 0 || ceiling <= 0 {
 		return 0
 	}
 	d := base << min(max0(attempt), 30)
-	if d <= 0 || d > max {
-		d = max
+	if d <= 0 || d > ceiling {
+		d = ceiling
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }

@@ -20,7 +20,7 @@ func TestStateFileCreatesDirectoryAndRoundTrips(t *testing.T) {
 	require.NoError(t, err)
 
 	_, err = c.Get(t.Context(), "opencti_stream/live")
-	assert.ErrorIs(t, err, service.ErrKeyNotFound)
+	require.ErrorIs(t, err, service.ErrKeyNotFound)
 
 	require.NoError(t, c.Set(t.Context(), "opencti_stream/live", []byte("1718445600123-0"), nil))
 	require.NoError(t, c.Set(t.Context(), "opencti_stream/live", []byte("1718445600999-1"), nil))
@@ -28,7 +28,7 @@ func TestStateFileCreatesDirectoryAndRoundTrips(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "1718445600999-1", string(got))
 
-	assert.ErrorIs(t, c.Add(t.Context(), "opencti_stream/live", []byte("x"), nil), service.ErrKeyAlreadyExists)
+	require.ErrorIs(t, c.Add(t.Context(), "opencti_stream/live", []byte("x"), nil), service.ErrKeyAlreadyExists)
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "no temporary file may be left behind")
@@ -36,7 +36,7 @@ func TestStateFileCreatesDirectoryAndRoundTrips(t *testing.T) {
 	require.NoError(t, c.Delete(t.Context(), "opencti_stream/live"))
 	require.NoError(t, c.Delete(t.Context(), "opencti_stream/live"))
 	_, err = c.Get(t.Context(), "opencti_stream/live")
-	assert.ErrorIs(t, err, service.ErrKeyNotFound)
+	require.ErrorIs(t, err, service.ErrKeyNotFound)
 }
 
 func TestStateFileRejectsUnusableDirectory(t *testing.T) {

@@ -146,7 +146,7 @@ func run(t *testing.T, p plan) {
 
 	got, dup := gotIOCs(d)
 	assert.Zero(t, dup, "no duplicate IOC")
-	assert.Equal(t, len(wantIOCs), len(d.HL.IOCs(deploy.ListName)), "IOC entries")
+	assert.Len(t, d.HL.IOCs(deploy.ListName), len(wantIOCs), "IOC entries")
 	assert.Empty(t, diff(wantIOCs, got, 20), "IOC list")
 	_, ruleDup := gotRules(d)
 	assert.Zero(t, ruleDup, "no duplicate Sigma rule")

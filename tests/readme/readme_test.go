@@ -145,7 +145,7 @@ func TestProductionCommandAsWritten(t *testing.T) {
 
 	deadline := time.Now().Add(60 * time.Second)
 	ready, pushed := false, false
-	for time.Now().Before(deadline) && !(ready && pushed) {
+	for time.Now().Before(deadline) && (!ready || !pushed) {
 		if resp, err := http.Get("http://" + addr + "/ready"); err == nil {
 			resp.Body.Close()
 			ready = resp.StatusCode == http.StatusOK

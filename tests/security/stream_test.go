@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -95,7 +96,10 @@ wait:
 	}
 	cancel() // Run stops the stream when its context ends
 	select {
-	case <-ran:
+	case err := <-ran:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("stream ended with %v", err)
+		}
 	case <-time.After(20 * time.Second):
 		t.Errorf("stream did not stop")
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -169,7 +170,10 @@ func (r *running) stop(t testing.TB) {
 	}
 	_ = r.stream.StopWithin(10 * time.Second)
 	select {
-	case <-r.done:
+	case err := <-r.done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Logf("stream ended with %v", err)
+		}
 	case <-time.After(15 * time.Second):
 		t.Errorf("stream did not stop")
 	}

@@ -38,7 +38,7 @@ func binary(t testing.TB) string {
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/opencti-harfanglab")
 		cmd.Dir = "../.."
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	require.NoError(t, buildErr)

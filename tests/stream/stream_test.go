@@ -264,12 +264,12 @@ func TestInvalidJSONIsFlaggedAndTheStreamGoesOn(t *testing.T) {
 	run(t, u, dir, "", snk)
 	waitFor(t, 10*time.Second, "3 messages", func() bool { return snk.count() >= 3 })
 	got := snk.all()
-	assert.NoError(t, got[0].err)
+	require.NoError(t, got[0].err)
 	require.Error(t, got[1].err)
 	assert.Contains(t, got[1].err.Error(), bad)
 	assert.Contains(t, got[1].err.Error(), "not valid JSON")
 	assert.Equal(t, `{"version":"4","data":{"id":`, string(got[1].body), "body unchanged")
-	assert.NoError(t, got[2].err)
+	require.NoError(t, got[2].err)
 	assert.Equal(t, "delete", got[2].event)
 }
 

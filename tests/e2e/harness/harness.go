@@ -44,7 +44,7 @@ func Binary(t testing.TB) string {
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/opencti-harfanglab")
 		cmd.Dir = RepoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building the binary: %v\n%s", err, out)
+			buildErr = fmt.Errorf("building the binary: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
@@ -165,7 +165,7 @@ func (p *Proc) WaitReady(addr string, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if p.Exited() {
-			return fmt.Errorf("process exited: %v", p.err)
+			return fmt.Errorf("process exited: %w", p.err)
 		}
 		resp, err := http.Get("http://" + addr + "/ready")
 		if err == nil {
