@@ -20,6 +20,7 @@ const sfFieldDirectory = "directory"
 func stateFileSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
+		Version("0.1.0").
 		Categories("Services").
 		Summary("Stores each key in its own file under a directory, crash-safely.").
 		Description(`Made for input cursors (the `+"`checkpoint_cache`"+` of `+"`opencti_stream`"+` and
