@@ -11,6 +11,7 @@ require (
 	github.com/redpanda-data/benthos/v4 v4.80.0
 	github.com/redpanda-data/connect/v4 v4.63.0
 	github.com/stretchr/testify v1.12.1
+	github.com/twmb/franz-go/pkg/kfake v0.0.0-20250625174842-669b18eeee83
 	github.com/urfave/cli/v2 v2.27.7
 	golang.org/x/text v0.41.0
 )
