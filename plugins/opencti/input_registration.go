@@ -47,30 +47,28 @@ const connectorFieldDoc = "Registers the input in OpenCTI as a STREAM connector 
 	"`connector_state` (`{\"start_from\": <event id>, \"recover_until\": <date>}`, pycti's shape), and starts the " +
 	"`recover_from` snapshot again when the state is reset from the OpenCTI UI. The local cursor stays the " +
 	"source of truth: connector_state mirrors it. A failed registration or ping is logged and tried again at " +
-	"the next tick; the stream is not held up. Absent: no registration."
+	"the next tick; the stream is not held up."
 
-// The children have no Default (a default would make the optional object always present);
-// the defaults are applied by newConnectorLink and stated in the descriptions.
 func connectorRegistrationField() *service.ConfigField {
 	return service.NewObjectField(osFieldConnector,
 		service.NewStringField(osConnFieldID).
-			Description("UUID the stream connector registers under. Empty or absent: derived from `id_seed`.").
-			Optional(),
+			Description("UUID the stream connector registers under; empty: derived from `id_seed`.").
+			Default(""),
 		service.NewStringField(osConnFieldIDSeed).
-			Description("UUID (the deployment's CONNECTOR_ID) from which the connector id is derived when `id` is empty: UUIDv5(namespace `id_seed`, name `"+streamConnectorIDName+"`), so the stream connector gets its own stable id, distinct from the import connector's.").
-			Optional(),
+			Description("UUID (the deployment's CONNECTOR_ID) the connector id is derived from when `id` is empty: UUIDv5(namespace `id_seed`, name `"+streamConnectorIDName+"`), its own stable id, distinct from the import connector's. With both empty, no registration.").
+			Default(""),
 		service.NewStringField(osConnFieldName).
-			Description("Connector name shown in OpenCTI (2 characters at least). Absent: `"+defaultConnectorName+"`.").
-			Optional(),
+			Description("Connector name shown in OpenCTI (2 characters at least).").
+			Default(defaultConnectorName),
 		service.NewStringListField(osConnFieldScope).
-			Description("Connector scope declared at registration. Absent: `[harfanglab]`.").
-			Optional().
+			Description("Connector scope declared at registration.").
+			Default([]string{"harfanglab"}).
 			Advanced(),
 		service.NewDurationField(osConnFieldPingInterval).
-			Description("Heartbeat period; each ping carries the position (OpenCTI marks a connector inactive after 5 minutes of silence). Absent: `"+defaultPingInterval.String()+"`.").
-			Optional().
+			Description("Heartbeat period; each ping carries the position (OpenCTI marks a connector inactive after 5 minutes of silence).").
+			Default(defaultPingInterval.String()).
 			Advanced(),
-	).Description(connectorFieldDoc).Optional()
+	).Description(connectorFieldDoc)
 }
 
 // connectorLink registers the input's connector and keeps it alive and positioned.
@@ -116,24 +114,17 @@ func newConnectorLink(conf *service.ParsedConfig, mgr *service.Resources, c stre
 	if l.reg.ID, err = streamConnectorID(conn); err != nil {
 		return nil, err
 	}
-	l.reg.Name, l.reg.Scope, l.interval = defaultConnectorName, []string{"harfanglab"}, defaultPingInterval
-	if conn.Contains(osConnFieldName) {
-		if l.reg.Name, err = conn.FieldString(osConnFieldName); err != nil {
-			return nil, err
-		}
+	if l.reg.Name, err = conn.FieldString(osConnFieldName); err != nil {
+		return nil, err
 	}
 	if len(strings.TrimSpace(l.reg.Name)) < 2 {
 		return nil, fmt.Errorf("%s.%s: OpenCTI needs a name of at least 2 characters (check CONNECTOR_NAME)", osFieldConnector, osConnFieldName)
 	}
-	if scope, err := conn.FieldStringList(osConnFieldScope); err != nil {
+	if l.reg.Scope, err = conn.FieldStringList(osConnFieldScope); err != nil {
 		return nil, err
-	} else if len(scope) > 0 {
-		l.reg.Scope = scope
 	}
-	if conn.Contains(osConnFieldPingInterval) {
-		if l.interval, err = conn.FieldDuration(osConnFieldPingInterval); err != nil {
-			return nil, err
-		}
+	if l.interval, err = conn.FieldDuration(osConnFieldPingInterval); err != nil {
+		return nil, err
 	}
 	if l.interval <= 0 {
 		return nil, fmt.Errorf("%s.%s must be positive", osFieldConnector, osConnFieldPingInterval)
@@ -141,11 +132,10 @@ func newConnectorLink(conf *service.ParsedConfig, mgr *service.Resources, c stre
 	return l, nil
 }
 
-// connectorConfigured reports whether the `connector` object was given. Contains on the object
-// itself is always true: its string-list child defaults to [].
+// connectorConfigured reports whether registration is asked for: an id or an id seed is set.
 func connectorConfigured(conf *service.ParsedConfig) bool {
-	for _, f := range []string{osConnFieldID, osConnFieldIDSeed, osConnFieldName, osConnFieldPingInterval} {
-		if conf.Contains(osFieldConnector, f) {
+	for _, f := range []string{osConnFieldID, osConnFieldIDSeed} {
+		if v, err := conf.FieldString(osFieldConnector, f); err == nil && strings.TrimSpace(v) != "" {
 			return true
 		}
 	}
@@ -154,12 +144,9 @@ func connectorConfigured(conf *service.ParsedConfig) bool {
 
 // streamConnectorID is connector.id, or UUIDv5(connector.id_seed, "opencti-to-harfanglab").
 func streamConnectorID(conn *service.ParsedConfig) (string, error) {
-	id, seed := "", ""
-	var err error
-	if conn.Contains(osConnFieldID) {
-		if id, err = conn.FieldString(osConnFieldID); err != nil {
-			return "", err
-		}
+	id, err := conn.FieldString(osConnFieldID)
+	if err != nil {
+		return "", err
 	}
 	if id = strings.TrimSpace(id); id != "" {
 		u, err := uuid.Parse(id)
@@ -168,14 +155,13 @@ func streamConnectorID(conn *service.ParsedConfig) (string, error) {
 		}
 		return u.String(), nil
 	}
-	if conn.Contains(osConnFieldIDSeed) {
-		if seed, err = conn.FieldString(osConnFieldIDSeed); err != nil {
-			return "", err
-		}
+	seed, err := conn.FieldString(osConnFieldIDSeed)
+	if err != nil {
+		return "", err
 	}
 	ns, err := uuid.Parse(strings.TrimSpace(seed))
 	if err != nil || len(strings.TrimSpace(seed)) != 36 {
-		return "", fmt.Errorf("%s.%s: %q is not a UUID (check CONNECTOR_ID), and %s.%s is empty", osFieldConnector, osConnFieldIDSeed, seed, osFieldConnector, osConnFieldID)
+		return "", fmt.Errorf("%s.%s: %q is not a UUID (check CONNECTOR_ID)", osFieldConnector, osConnFieldIDSeed, seed)
 	}
 	return uuid.NewSHA1(ns, []byte(streamConnectorIDName)).String(), nil
 }
