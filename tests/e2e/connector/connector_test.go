@@ -174,6 +174,23 @@ func TestUIResetWhileDownIsDetected(t *testing.T) {
 	assert.False(t, c.StateReset, "the ping consumed the reset")
 }
 
+// A reset from the OpenCTI UI while the intel push runs: the next ping (within 40 s) answers the
+// cleared state, and the intel push starts its snapshot again.
+func TestUIResetWhileRunningIsDetected(t *testing.T) {
+	d := deploy.New(t)
+	publishIndicator(d, 1)
+	p := d.Start(waitLong, deploy.IntelPush)
+	streamID := streamConnectorID(d.Vars["CONNECTOR_ID"])
+	d.Eventually(waitLong, func() bool { c, _ := connector(d, streamID); _, ok := stateOf(c); return ok }, "a state", nil)
+	require.NoError(t, d.OCTI.ResetConnectorState(streamID))
+	p.Eventually(waitLong, func() bool { return strings.Contains(p.Logs(), "was reset in OpenCTI") },
+		"the reset is detected at the next ping")
+	c, _ := connector(d, streamID)
+	record(t, "opencti-to-harfanglab after a reset while running", c)
+	assert.Equal(t, 1, c.Registrations, "detected by the ping, no restart")
+	assert.Equal(t, 1, strings.Count(p.Logs(), "was reset in OpenCTI"), "one reset, one re-snapshot")
+}
+
 // An unknown stream id is a 401 (never 404); the error names the token, the capability and the
 // stream id with their settings, and the process keeps trying without exiting.
 func TestUnknownStreamIs401WithTheThreeCauses(t *testing.T) {
