@@ -13,6 +13,7 @@
 package dependencies
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -45,10 +46,10 @@ const (
 
 // counts is what reached each stage.
 type counts struct {
-	mu               sync.Mutex
-	events, bytes    int
-	last             time.Time
-	changes, basedOn int
+	mu                     sync.Mutex
+	events, bytes, authors int
+	last                   time.Time
+	changes, basedOn       int
 }
 
 // bench_count counts the input's messages and bytes and passes them on.
@@ -62,6 +63,9 @@ func (p countProc) Process(_ context.Context, m *service.Message) (service.Messa
 	p.c.mu.Lock()
 	p.c.events++
 	p.c.bytes += len(b)
+	if bytes.Contains(b, []byte(`"id":"`+authorID+`"`)) {
+		p.c.authors++
+	}
 	p.c.last = time.Now()
 	p.c.mu.Unlock()
 	return service.MessageBatch{m}, nil
@@ -188,28 +192,55 @@ func TestNoDependenciesSnapshot(t *testing.T) {
 	publish(sim, n)
 	t.Logf("simulator filled with %d indicators, %d observables, %d based-on in %s", n, n, n, time.Since(t0).Round(time.Millisecond))
 
-	type result struct {
-		c         *counts
-		wall, cpu time.Duration
+	// A stream filtered on indicators (what the legacy connector was given), then the same
+	// stream unfiltered (like the default `live`), where observables and relationships are
+	// snapshot elements of their own.
+	filtered := measure(t, u, n, "filtered stream")
+	// With true each indicator; with false each indicator's based-on relationship, its
+	// observable and the indicator itself (the relationship names it as a missing ref). Both
+	// send the author again each time it fell out of the connection's 5 000-entry LRU: three
+	// times as often with false.
+	on, off := filtered[true], filtered[false]
+	require.Equal(t, n, on.c.events-on.c.authors)
+	require.Equal(t, 3*n, off.c.events-off.c.authors)
+	require.LessOrEqual(t, on.c.authors, n/(openctisim.LiveStreamCacheSize-1)+1)
+	require.LessOrEqual(t, off.c.authors, 3*n/(openctisim.LiveStreamCacheSize-1)+1)
+	require.Zero(t, on.c.basedOn, "no based-on relationship reaches a filtered stream with no_dependencies=true")
+	require.Equal(t, n, off.c.basedOn)
+
+	if os.Getenv("DEPENDENCIES_UNFILTERED") == "0" {
+		return
 	}
+	sim.SetStreamFilter(streamID)
+	unfiltered := measure(t, u, n, "unfiltered stream")
+	// Every element is in the snapshot either way: false sends the same elements, earlier and
+	// as dependencies, and costs the server one relation lookup per element.
+	for _, noDeps := range []bool{true, false} {
+		r := unfiltered[noDeps]
+		require.Equal(t, 3*n, r.c.events-r.c.authors, "no_dependencies=%v", noDeps)
+		require.Equal(t, n, r.c.basedOn, "no_dependencies=%v", noDeps)
+	}
+}
+
+type result struct {
+	c         *counts
+	wall, cpu time.Duration
+}
+
+// measure reads the snapshot with both settings and logs the figures.
+func measure(t *testing.T, u string, n int, what string) map[bool]result {
 	results := map[bool]result{}
 	for _, noDeps := range []bool{true, false} {
 		c, wall, cpu := run(t, u, noDeps)
 		results[noDeps] = result{c, wall, cpu}
-		t.Logf("no_dependencies=%v: %d events, %.1f MB, %.2f s (CPU %.2f s), %d intel changes (%d from based-on)",
-			noDeps, c.events, float64(c.bytes)/1e6, wall.Seconds(), cpu.Seconds(), c.changes, c.basedOn)
+		t.Logf("%s, no_dependencies=%v: %d events (%d of them the author), %.1f MB, %.2f s (CPU %.2f s), %d intel changes (%d from based-on)",
+			what, noDeps, c.events, c.authors, float64(c.bytes)/1e6, wall.Seconds(), cpu.Seconds(), c.changes, c.basedOn)
 	}
 	on, off := results[true], results[false]
-	t.Logf("DEPENDENCIES %d indicators: no_dependencies=false adds %d events (x%.2f), %.1f MB (x%.2f), %.2f s (x%.2f) to the snapshot, and brings %d based-on observables",
-		n, off.c.events-on.c.events, float64(off.c.events)/float64(on.c.events),
+	t.Logf("DEPENDENCIES %s, %d indicators: no_dependencies=false adds %d events (x%.2f), %.1f MB (x%.2f), %.2f s (x%.2f), CPU x%.2f; based-on observables %d vs %d",
+		what, n, off.c.events-on.c.events, float64(off.c.events)/float64(on.c.events),
 		float64(off.c.bytes-on.c.bytes)/1e6, float64(off.c.bytes)/float64(on.c.bytes),
-		(off.wall - on.wall).Seconds(), off.wall.Seconds()/on.wall.Seconds(), off.c.basedOn)
-
-	// What the server sends, per OpenCTI's resolution: with true the author once and each
-	// indicator; with false each indicator's based-on relationship, its observable and the
-	// indicator itself (the relationship names it as a missing ref), plus the author once.
-	require.Equal(t, n+1, on.c.events)
-	require.Equal(t, 3*n+1, off.c.events)
-	require.Zero(t, on.c.basedOn, "no based-on relationship reaches a filtered stream with no_dependencies=true")
-	require.Equal(t, n, off.c.basedOn)
+		(off.wall - on.wall).Seconds(), off.wall.Seconds()/on.wall.Seconds(), off.cpu.Seconds()/on.cpu.Seconds(),
+		off.c.basedOn, on.c.basedOn)
+	return results
 }
