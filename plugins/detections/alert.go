@@ -484,10 +484,11 @@ func (c *converter) addRuleIndicator(b *bundle, in alertInput, ruleType string, 
 	ind["name"] = firstNonEmpty(name, pattern)
 	ind["pattern"] = pattern
 	ind["pattern_type"] = patternType
-	ind["x_opencti_main_observable_type"] = mainObservableTypes[patternType]
 	if patternType == "stix" {
 		ind["pattern_version"] = "2.1"
 		ind["x_opencti_main_observable_type"] = ioc.mainType
+	} else {
+		ind["x_opencti_main_observable_type"] = mainObservableTypes[patternType]
 	}
 	ind["valid_from"] = created.STIXMillis()
 	if d := str(rule, "description"); d != "" {
