@@ -22,7 +22,8 @@ package openctisim
 //
 // API:
 //
-//	SetDependencyResolution(on)        emulate the above (off: elements only, as before)
+//	SetDependencyResolution(on)        emulate the above (the default; off is the lenient option:
+//	                                   the published events and snapshot elements only)
 //	SetStreamFilter(streamID, types)   make only these STIX types visible on the stream
 
 import (
@@ -77,8 +78,9 @@ func parseObjInfo(data json.RawMessage) objInfo {
 	return info
 }
 
-// SetDependencyResolution turns the emulation of the server's dependency resolution on or off
-// (off by default: the stream then carries the published events and snapshot elements only).
+// SetDependencyResolution turns the emulation of the server's dependency resolution on (the
+// default, as the server does) or off (lenient: the stream then carries the published events and
+// snapshot elements only).
 func (s *Server) SetDependencyResolution(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

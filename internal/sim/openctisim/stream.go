@@ -14,8 +14,8 @@ package openctisim
 //	SetStreamFaults(StreamFaults)               replace the stream faults
 //	StreamConnections() int                     GET /stream requests served (faulted ones included)
 //	LastStreamRequest() *http.Request           headers/query of the last GET /stream (for asserts)
-//	SetDependencyResolution(on)                 emulate the server's dependency resolution and
-//	                                             `no-dependencies` (dependencies.go; off by default)
+//	SetDependencyResolution(on)                 the server's dependency resolution and
+//	                                             `no-dependencies` (dependencies.go; on by default)
 //	SetStreamFilter(streamID, types...)         only these STIX types are visible on the stream
 //
 // Events live in memory (one shared []byte each); 100 000 events of 2 KB cost ~200 MB.
@@ -108,11 +108,11 @@ type streamStore struct {
 	lastReq     *http.Request
 	lastID      simEventID
 	stop        chan struct{} // closed by stopStreams: every open stream ends
-	resolveDeps bool          // SetDependencyResolution
+	resolveDeps bool          // SetDependencyResolution (default true)
 }
 
 func newStreamStore() *streamStore {
-	return &streamStore{streams: map[string]*streamLog{}, stop: make(chan struct{})}
+	return &streamStore{streams: map[string]*streamLog{}, stop: make(chan struct{}), resolveDeps: true}
 }
 
 // stopStreams ends every open stream connection (called by Close).

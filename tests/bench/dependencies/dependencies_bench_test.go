@@ -6,7 +6,7 @@
 // The OpenCTI simulator holds DEPENDENCIES_INDICATORS (default 100 000) indicators, each created
 // by one author identity with a based-on relationship to its own Domain-Name, and serves them on
 // a stream filtered on indicators with the server's dependency resolution emulated
-// (openctisim.SetDependencyResolution). The opencti_stream input reads the whole snapshot, then
+// (openctisim.SetDependencyResolution, on by default). The opencti_stream input reads the whole snapshot, then
 // stix_to_harfanglab turns it into intel changes, once with each setting: events and bytes
 // received, seconds from the connection to the last snapshot event, and the intel changes
 // (those from based-on relationships are the observables HarfangLab only learns with `false`).
@@ -186,7 +186,7 @@ func TestNoDependenciesSnapshot(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sim.Close() })
 	sim.SetStreamFaults(openctisim.StreamFaults{HeartbeatPeriod: time.Second})
-	sim.SetDependencyResolution(true)
+	sim.SetDependencyResolution(true) // the default: said for the reader
 	sim.SetStreamFilter(streamID, "indicator")
 	t0 := time.Now()
 	publish(sim, n)
