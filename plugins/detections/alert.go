@@ -52,6 +52,29 @@ type alertResult struct {
 	hostID     string
 }
 
+// sharedTime is the created/modified of the objects every alert shares: the author, the System
+// identities and the ATT&CK attack patterns. Their content is a function of their id (a name, a
+// class, a technique), so they have one version forever; dating them with each alert's time
+// would re-push them with an older `modified` whenever an older alert arrives after a newer one,
+// and a per-process "latest seen" would differ between replicas and restarts and break
+// byte-identical bundles. It is the epoch the stix2 library gives its shared TLP markings.
+var sharedTime = mustParseTime(markingEpoch)
+
+func mustParseTime(s string) stixid.Time {
+	t, err := stixid.ParseTime(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// parseTime reads a HarfangLab timestamp normalised to UTC, so that ids hashed from it depend
+// on the instant only (stixid.Time.UTC).
+func parseTime(s string) (stixid.Time, error) {
+	t, err := stixid.ParseTime(s)
+	return t.UTC(), err
+}
+
 // stamp adds author and marking, which every object the connector creates carries.
 func (c *converter) stamp(o obj) obj {
 	o["spec_version"] = "2.1"
@@ -65,13 +88,15 @@ func (c *converter) sdo(typ, id string, created, modified stixid.Time) obj {
 	return c.stamp(obj{"type": typ, "id": id, "created": created.STIXMillis(), "modified": modified.STIXMillis()})
 }
 
-// addBase adds the author identity and the marking definition.
-func (c *converter) addBase(b *bundle, at stixid.Time) {
+// addBase adds the author identity and the marking definition. The author is not its own
+// creator: it carries no created_by_ref.
+func (c *converter) addBase(b *bundle) {
 	if !b.has(c.marking.id) {
 		b.add(c.marking.object)
 	}
 	if !b.has(c.authorID) {
-		author := c.sdo("identity", c.authorID, at, at)
+		author := c.sdo("identity", c.authorID, sharedTime, sharedTime)
+		delete(author, "created_by_ref")
 		author["name"] = c.authorName
 		author["identity_class"] = "organization"
 		author["description"] = "HarfangLab EDR, imported by opencti-harfanglab"
@@ -80,10 +105,10 @@ func (c *converter) addBase(b *bundle, at stixid.Time) {
 }
 
 // addSystem adds the identity of a host (where things were sighted) and its Hostname.
-func (c *converter) addSystem(b *bundle, host string, at stixid.Time) (systemID, hostnameID string) {
+func (c *converter) addSystem(b *bundle, host string) (systemID, hostnameID string) {
 	systemID = stixid.IdentityID(host, "system")
 	if !b.has(systemID) {
-		sys := c.sdo("identity", systemID, at, at)
+		sys := c.sdo("identity", systemID, sharedTime, sharedTime)
 		sys["name"] = host
 		sys["identity_class"] = "system"
 		b.add(sys)
@@ -96,7 +121,11 @@ func (c *converter) addSystem(b *bundle, host string, at stixid.Time) (systemID,
 }
 
 func (c *converter) relationship(b *bundle, relType, src, tgt string, at stixid.Time) {
-	r := c.sdo("relationship", stixid.RelationshipID(relType, src, tgt), at, at)
+	c.relationshipAt(b, relType, src, tgt, at, at)
+}
+
+func (c *converter) relationshipAt(b *bundle, relType, src, tgt string, created, modified stixid.Time) {
+	r := c.sdo("relationship", stixid.RelationshipID(relType, src, tgt), created, modified)
 	r["relationship_type"] = relType
 	r["source_ref"] = src
 	r["target_ref"] = tgt
@@ -114,164 +143,205 @@ func (c *converter) alertLink(alertID string) map[string]any {
 // processHashes maps HarfangLab process hash keys to STIX algorithm names.
 var processHashes = []struct{ key, alg string }{{"md5", "MD5"}, {"sha1", "SHA-1"}, {"sha256", "SHA-256"}, {"sha512", "SHA-512"}}
 
-// addAlert converts one alert into b. withSighting=false (alerts inside a threat) leaves out
-// the indicator and sighting, which come with the alert's own message. A part that cannot be
-// converted is reported through warn and left out; an error means nothing usable.
-func (c *converter) addAlert(b *bundle, in alertInput, withSighting bool, warn func(string)) (alertResult, error) {
+// alertFacts is what the objects of one alert are built from.
+type alertFacts struct {
+	id, label string // label names the alert in warnings ("(no id)" when it has none)
+	at, last  stixid.Time
+	host, msg string
+	ruleType  string
+	negative  bool  // the analyst's verdict: false positive
+	links     []any // external references (nil without an alert id)
+}
+
+// readAlert reads the facts of an alert; an error means it cannot be dated.
+func (c *converter) readAlert(in alertInput, warn func(string)) (alertFacts, error) {
 	a := in.Alert
 	if a == nil {
-		return alertResult{}, fmt.Errorf("the message has no alert object")
+		return alertFacts{}, fmt.Errorf("the message has no alert object")
 	}
-	alertID := str(a, "id")
-	label := alertID
-	if label == "" {
-		label = "(no id)"
+	f := alertFacts{id: str(a, "id"), msg: str(a, "msg")}
+	f.label = firstNonEmpty(f.id, "(no id)")
+	var err error
+	if f.at, f.last, err = alertTimes(a, f.label, warn); err != nil {
+		return alertFacts{}, err
 	}
+	agent, _ := a["agent"].(map[string]any)
+	f.host = firstNonEmpty(str(agent, "hostname"), str(a, "agent_hostname"))
+	f.ruleType = strings.ToLower(firstNonEmpty(in.RuleType, str(a, "alert_type")))
+	status := str(a, "status")
+	f.negative = status == "false_positive" || status == "probable_false_positive"
+	if f.id != "" {
+		f.links = []any{c.alertLink(f.id)}
+	}
+	return f, nil
+}
+
+// alertTimes returns the alert time and its last update (never earlier than the alert time).
+func alertTimes(a map[string]any, label string, warn func(string)) (at, last stixid.Time, err error) {
 	rawTime := firstNonEmpty(str(a, "alert_time"), str(a, "@event_create_date"))
 	if rawTime == "" {
-		return alertResult{}, fmt.Errorf("alert %s has neither alert_time nor @event_create_date: nothing to date an incident or sighting with", label)
+		return at, last, fmt.Errorf("alert %s has neither alert_time nor @event_create_date: nothing to date an incident or sighting with", label)
 	}
-	at, err := stixid.ParseTime(rawTime)
-	if err != nil {
-		return alertResult{}, fmt.Errorf("alert %s: alert_time: %w", label, err)
+	if at, err = parseTime(rawTime); err != nil {
+		return at, last, fmt.Errorf("alert %s: alert_time: %w", label, err)
 	}
-	last := at
+	last = at
 	if lu := str(a, "last_update"); lu != "" {
-		if p, err := stixid.ParseTime(lu); err != nil {
+		if p, err := parseTime(lu); err != nil {
 			warn(fmt.Sprintf("alert %s: last_update ignored: %v", label, err))
 		} else if p.After(at) {
 			last = p
 		}
 	}
-	c.addBase(b, at)
+	return at, last, nil
+}
 
+// addAlert converts one alert into b. withSighting=false (alerts inside a threat) leaves out
+// the indicator and sighting, which come with the alert's own message. A part that cannot be
+// converted is reported through warn and left out; an error means nothing usable.
+func (c *converter) addAlert(b *bundle, in alertInput, withSighting bool, warn func(string)) (alertResult, error) {
+	f, err := c.readAlert(in, warn)
+	if err != nil {
+		return alertResult{}, err
+	}
+	c.addBase(b)
 	var res alertResult
 	var observables []string // ids related to the incident
-	agent, _ := a["agent"].(map[string]any)
-	host := firstNonEmpty(str(agent, "hostname"), str(a, "agent_hostname"))
-	if host == "" {
-		warn(fmt.Sprintf("alert %s: no agent hostname: host identity and Hostname left out", label))
+	if f.host == "" {
+		warn(fmt.Sprintf("alert %s: no agent hostname: host identity and Hostname left out", f.label))
 	} else {
 		var hostnameID string
-		res.hostID, hostnameID = c.addSystem(b, host, at)
+		res.hostID, hostnameID = c.addSystem(b, f.host)
 		observables = append(observables, hostnameID)
 	}
-
-	processFile, processHashesFound := c.addProcess(b, a, label, warn, &observables)
-
-	ruleType := strings.ToLower(firstNonEmpty(in.RuleType, str(a, "alert_type")))
-	rule := in.Rule
+	processFile, processHashesFound := c.addProcess(b, in.Alert, f.label, warn, &observables)
 	var ioc *iocObservable
-	if ruleType == "ioc" {
-		typ, val := str(rule, "type"), str(rule, "value")
-		if typ == "" || val == "" {
-			var ok bool
-			if typ, val, ok = iocFromMessage(str(a, "msg")); !ok {
-				warn(fmt.Sprintf("alert %s: IOC alert without rule and without a \"<type>=<value>\" msg: no IOC observable", label))
-			}
-		}
-		if typ != "" && val != "" {
-			if o, err := convertIOC(typ, val); err != nil {
-				warn(fmt.Sprintf("alert %s: %v", label, err))
-			} else {
-				ioc = &o
-				if o.hashAlg != "" && processHashesFound[o.hashAlg] == o.hashValue && processFile != "" {
-					ioc.object = obj{"id": processFile} // the process file is the IOC: reuse it
-				} else {
-					b.add(c.stamp(o.object))
-					observables = append(observables, o.object["id"].(string))
-				}
-			}
-		}
+	if f.ruleType == "ioc" {
+		ioc = c.addIOC(b, in, f.label, processFile, processHashesFound, warn, &observables)
 	}
+	res.incidentID = c.addIncident(b, in.Alert, f, ioc, warn)
+	for _, id := range observables {
+		c.relationship(b, "related-to", id, res.incidentID, f.at)
+	}
+	if res.hostID != "" {
+		c.relationship(b, "targets", res.incidentID, res.hostID, f.at)
+	}
+	c.addTechniques(b, in.Alert, in.Rule, res.incidentID, f.at)
+	if withSighting {
+		c.addSightings(b, in, f, res, ioc, warn)
+	}
+	return res, nil
+}
 
-	// Incident.
-	msg := str(a, "msg")
+// iocRule returns the type and value of the IOC an alert matched: from its rule, else from
+// the alert message.
+func iocRule(in alertInput, label string, warn func(string)) (typ, val string) {
+	typ, val = str(in.Rule, "type"), str(in.Rule, "value")
+	if typ != "" && val != "" {
+		return typ, val
+	}
+	typ, val, ok := iocFromMessage(str(in.Alert, "msg"))
+	if !ok {
+		warn(fmt.Sprintf("alert %s: IOC alert without rule and without a \"<type>=<value>\" msg: no IOC observable", label))
+		return "", ""
+	}
+	return typ, val
+}
+
+// addIOC adds the observable of the IOC an alert matched, or reuses the process File when the
+// IOC is one of its hashes. It returns nil when there is no usable IOC.
+func (c *converter) addIOC(b *bundle, in alertInput, label, processFile string, processHashesFound map[string]string, warn func(string), observables *[]string) *iocObservable {
+	typ, val := iocRule(in, label, warn)
+	if typ == "" || val == "" {
+		return nil
+	}
+	o, err := convertIOC(typ, val)
+	if err != nil {
+		warn(fmt.Sprintf("alert %s: %v", label, err))
+		return nil
+	}
+	if o.hashAlg != "" && processHashesFound[o.hashAlg] == o.hashValue && processFile != "" {
+		o.object = obj{"id": processFile} // the process file is the IOC: reuse it
+		return &o
+	}
+	b.add(c.stamp(o.object))
+	*observables = append(*observables, o.object["id"].(string))
+	return &o
+}
+
+// addIncident adds the alert's Incident and returns its id. The analyst's verdict is not an
+// Incident attribute: only the sighting carries x_opencti_negative.
+func (c *converter) addIncident(b *bundle, a map[string]any, f alertFacts, ioc *iocObservable, warn func(string)) string {
 	base := str(a, "rule_name")
 	if ioc != nil {
 		base = ioc.displayValue
 	}
-	base = firstNonEmpty(base, msg, "HarfangLab alert "+alertID)
-	name := base
-	if host != "" {
-		name += " on " + host
+	name := firstNonEmpty(base, f.msg, "HarfangLab alert "+f.id)
+	if f.host != "" {
+		name += " on " + f.host
 	}
-	status := str(a, "status")
-	negative := status == "false_positive" || status == "probable_false_positive"
-	var links []any
-	if alertID != "" {
-		links = []any{c.alertLink(alertID)}
-	}
-	res.incidentID = stixid.IncidentID(name, at.ISO())
-	inc := c.sdo("incident", res.incidentID, at, last)
+	id := stixid.IncidentID(name, f.at.ISO())
+	inc := c.sdo("incident", id, f.at, f.last)
 	inc["name"] = name
-	if msg != "" {
-		inc["description"] = msg
+	if f.msg != "" {
+		inc["description"] = f.msg
 	}
-	inc["first_seen"] = at.STIXAny()
-	inc["last_seen"] = last.STIXAny()
+	inc["first_seen"] = f.at.STIXAny()
+	inc["last_seen"] = f.last.STIXAny()
 	inc["incident_type"] = "alert"
 	inc["source"] = c.authorName
 	if lvl := strings.ToLower(str(a, "level")); severities[lvl] {
 		inc["severity"] = lvl
 	} else if lvl != "" {
-		warn(fmt.Sprintf("alert %s: level %q is not an incident severity: left out", label, lvl))
+		warn(fmt.Sprintf("alert %s: level %q is not an incident severity: left out", f.label, lvl))
 	}
-	if links != nil {
-		inc["external_references"] = links
+	if f.links != nil {
+		inc["external_references"] = f.links
 	}
 	if t := str(a, "alert_type"); t != "" {
 		inc["labels"] = []string{t}
 	}
-	inc["x_opencti_negative"] = negative
 	b.add(inc)
+	return id
+}
 
-	for _, id := range observables {
-		c.relationship(b, "related-to", id, res.incidentID, at)
-	}
-	if res.hostID != "" {
-		c.relationship(b, "targets", res.incidentID, res.hostID, at)
-	}
-	c.addTechniques(b, a, rule, res.incidentID, at)
-
-	if !withSighting {
-		return res, nil
-	}
-	where := res.hostID
-	if where == "" {
-		where = c.authorID
-	}
-	sightings := c.sightingTargets(b, in, ruleType, ioc, label, at, warn)
+// addSightings adds the sightings of the indicators behind the alert's rule, where the alert
+// was raised (its host, else the author), and the indicates relationships to the incident.
+func (c *converter) addSightings(b *bundle, in alertInput, f alertFacts, res alertResult, ioc *iocObservable, warn func(string)) {
+	where := firstNonEmpty(res.hostID, c.authorID)
+	seen := f.at.ISO()
+	sightings := c.sightingTargets(b, in, f.ruleType, ioc, f.label, f.at, warn)
 	for _, t := range sightings.stixIDs {
-		c.relationship(b, "indicates", t, res.incidentID, at)
-	}
-	newSighting := func(id string) obj {
-		s := c.sdo("sighting", id, at, last)
-		s["first_seen"] = at.STIXAny()
-		s["last_seen"] = last.STIXAny()
-		s["count"] = 1
-		s["where_sighted_refs"] = []string{where}
-		s["x_opencti_negative"] = negative
-		if msg != "" {
-			s["description"] = msg
-		}
-		if links != nil {
-			s["external_references"] = links
-		}
-		return s
+		c.relationship(b, "indicates", t, res.incidentID, f.at)
 	}
 	for _, t := range sightings.stixIDs {
-		s := newSighting(stixid.SightingID(t, where, at.ISO(), at.ISO()))
+		s := c.sighting(stixid.SightingID(t, where, seen, seen), where, f)
 		s["sighting_of_ref"] = t
 		b.add(s)
 	}
 	for _, internal := range sightings.internalIDs {
-		s := newSighting(stixid.SightingID("opencti-internal-id:"+internal, where, at.ISO(), at.ISO()))
+		s := c.sighting(stixid.SightingID("opencti-internal-id:"+internal, where, seen, seen), where, f)
 		s[stixid.PendingSightingOfProperty] = internal
-		s[stixid.PendingSightingSeenProperty] = at.ISO()
+		s[stixid.PendingSightingSeenProperty] = seen
 		b.add(s)
 	}
-	return res, nil
+}
+
+// sighting is one Sighting of the alert, without its sighting_of_ref.
+func (c *converter) sighting(id, where string, f alertFacts) obj {
+	s := c.sdo("sighting", id, f.at, f.last)
+	s["first_seen"] = f.at.STIXAny()
+	s["last_seen"] = f.last.STIXAny()
+	s["count"] = 1
+	s["where_sighted_refs"] = []string{where}
+	s["x_opencti_negative"] = f.negative
+	if f.msg != "" {
+		s["description"] = f.msg
+	}
+	if f.links != nil {
+		s["external_references"] = f.links
+	}
+	return s
 }
 
 // addProcess adds the process's File, Directory and User-Account. It returns the File id and
@@ -339,7 +409,7 @@ func (c *converter) addTechniques(b *bundle, a, rule map[string]any, incidentID 
 			continue
 		}
 		seen[t] = true
-		ap := c.sdo("attack-pattern", stixid.AttackPatternID(t), at, at)
+		ap := c.sdo("attack-pattern", stixid.AttackPatternID(t), sharedTime, sharedTime)
 		ap["name"] = t
 		ap["x_mitre_id"] = t
 		b.add(ap)
@@ -377,6 +447,13 @@ func (c *converter) sightingTargets(b *bundle, in alertInput, ruleType string, i
 	return t
 }
 
+// mainObservableTypes is the x_opencti_main_observable_type of the indicators built from Sigma
+// and YARA rules. OpenCTI's addIndicator sets "StixFile" itself for a YARA indicator that has
+// none (a YARA rule matches files) and "Unknown" for any other pattern type without one; a
+// Sigma rule matches log events, not one observable type, so "Unknown" is what OpenCTI would
+// record. Writing them out keeps the bundle equal to what OpenCTI stores.
+var mainObservableTypes = map[string]string{"yara": "StixFile", "sigma": "Unknown"}
+
 // addRuleIndicator builds the indicator of a rule that did not come from OpenCTI.
 func (c *converter) addRuleIndicator(b *bundle, in alertInput, ruleType string, ioc *iocObservable, label string, at stixid.Time, warn func(string)) string {
 	rule, a := in.Rule, in.Alert
@@ -396,10 +473,10 @@ func (c *converter) addRuleIndicator(b *bundle, in alertInput, ruleType string, 
 		return ""
 	}
 	created, modified := at, at
-	if p, err := stixid.ParseTime(str(rule, "creation_date")); err == nil {
+	if p, err := parseTime(str(rule, "creation_date")); err == nil {
 		created, modified = p, p
 	}
-	if p, err := stixid.ParseTime(str(rule, "last_update")); err == nil && p.After(created) {
+	if p, err := parseTime(str(rule, "last_update")); err == nil && p.After(created) {
 		modified = p
 	}
 	id := stixid.IndicatorID(pattern)
@@ -410,6 +487,8 @@ func (c *converter) addRuleIndicator(b *bundle, in alertInput, ruleType string, 
 	if patternType == "stix" {
 		ind["pattern_version"] = "2.1"
 		ind["x_opencti_main_observable_type"] = ioc.mainType
+	} else {
+		ind["x_opencti_main_observable_type"] = mainObservableTypes[patternType]
 	}
 	ind["valid_from"] = created.STIXMillis()
 	if d := str(rule, "description"); d != "" {
@@ -419,7 +498,8 @@ func (c *converter) addRuleIndicator(b *bundle, in alertInput, ruleType string, 
 	ind["x_opencti_detection"] = true
 	b.add(ind)
 	if ioc != nil {
-		c.relationship(b, "based-on", id, ioc.object["id"].(string), at)
+		// Shared by every alert of the rule: dated like the indicator, not like the alert.
+		c.relationshipAt(b, "based-on", id, ioc.object["id"].(string), created, modified)
 	}
 	return id
 }

@@ -16,8 +16,16 @@
 //   - Incident name is "<rule name> on <host>" (IOC alerts: "<IOC value> on <host>"), created
 //     = alert_time, as the recommended design of the reference says; the id therefore does not
 //     match the incident ids of the older Python connector (whose name was the alert message).
-//   - created/modified of every object come from HarfangLab timestamps, never the wall clock,
-//     so converting the same input twice gives byte-identical bundles.
+//   - created/modified come from HarfangLab timestamps, never the wall clock, so converting the
+//     same input twice gives byte-identical bundles. The objects every alert shares (author,
+//     System identities, attack patterns) carry one fixed version (sharedTime) instead, so an
+//     older alert pushed after a newer one never sends them with an older `modified`; the
+//     author has no created_by_ref (it would be itself).
+//   - Timestamps are normalised to UTC before they are hashed into ids (stixid.Time.UTC): the
+//     legacy ids for the UTC times HarfangLab writes, one id per instant whatever the offset.
+//   - x_opencti_negative (false positive) is on the Sighting only: OpenCTI has no such
+//     Incident attribute. Indicators built from Sigma/YARA rules carry the
+//     x_opencti_main_observable_type OpenCTI would record ("Unknown" / "StixFile").
 //
 // Indicators known only by their OpenCTI internal id (an IOC rule comment may hold bare UUIDs)
 // cannot be named in valid STIX. For them the processor emits a pending Sighting carrying the

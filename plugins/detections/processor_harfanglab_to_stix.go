@@ -20,9 +20,6 @@ const (
 	htsFieldHarfangLabURL       = "harfanglab_url"
 )
 
-// Message kinds produced by the harfanglab_alerts input.
-const ()
-
 func harfangLabToSTIXSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().

@@ -92,7 +92,8 @@ func convertOK(t *testing.T, p *harfangLabToSTIX, body string) (stixBundle, []st
 	return b, warnings
 }
 
-// checkBundleInvariants: bundle shape, unique ids, author and marking on every object, every
+// checkBundleInvariants: bundle shape, unique ids, author (but on itself) and marking on every
+// object, no x_opencti_negative on incidents, every
 // reference resolvable inside the bundle (or an OpenCTI indicator id given by the input).
 func checkBundleInvariants(t *testing.T, b stixBundle, c *converter) {
 	t.Helper()
@@ -111,7 +112,14 @@ func checkBundleInvariants(t *testing.T, b stixBundle, c *converter) {
 		if o["type"] == "marking-definition" {
 			continue
 		}
-		assert.Equal(t, c.authorID, o["created_by_ref"], "author on %s", o["id"])
+		if o["type"] == "incident" {
+			assert.NotContains(t, o, "x_opencti_negative", "not an Incident attribute: the sighting carries it")
+		}
+		if o["id"] == c.authorID {
+			assert.NotContains(t, o, "created_by_ref", "the author is not its own creator")
+		} else {
+			assert.Equal(t, c.authorID, o["created_by_ref"], "author on %s", o["id"])
+		}
 		assert.Equal(t, []any{c.marking.id}, o["object_marking_refs"], "marking on %s", o["id"])
 		assert.Equal(t, "2.1", o["spec_version"])
 		for k, v := range o {
@@ -145,7 +153,6 @@ func TestSigmaAlertWithBuiltIndicator(t *testing.T) {
 	assert.Equal(t, "2024-07-13T00:00:00.000Z", inc["modified"])
 	assert.Equal(t, "2024-07-12T08:13:14.43Z", inc["first_seen"])
 	assert.Equal(t, "2024-07-13T00:00:00Z", inc["last_seen"])
-	assert.Equal(t, false, inc["x_opencti_negative"])
 	assert.Equal(t, []any{map[string]any{"source_name": securityEventsSource, "external_id": "b4dIf5ABW1rsX4jwR8Nc",
 		"url": "https://hl.example.com/security-event/b4dIf5ABW1rsX4jwR8Nc/summary"}}, inc["external_references"])
 	assert.Equal(t, "identity--f2da1bba-f3e1-5ee5-b0f1-86ce66700a91", inc["created_by_ref"])

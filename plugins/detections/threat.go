@@ -29,37 +29,59 @@ func (c *converter) addThreat(b *bundle, in threatInput, withIncidents bool, war
 	}
 	threatID := str(t, "id")
 	label := firstNonEmpty(threatID, "(no id)")
-	rawCreated := firstNonEmpty(str(t, "creation_date"), str(t, "first_seen"))
-	if rawCreated == "" {
-		return fmt.Errorf("threat %s has neither creation_date nor first_seen: nothing to date a case with", label)
-	}
-	created, err := stixid.ParseTime(rawCreated)
+	created, modified, err := threatTimes(t, label)
 	if err != nil {
-		return fmt.Errorf("threat %s: creation_date: %w", label, err)
+		return err
 	}
-	modified := created
-	if p, err := stixid.ParseTime(str(t, "last_update")); err == nil && p.After(created) {
-		modified = p
-	}
-	c.addBase(b, created)
-
+	c.addBase(b)
 	var refs []string
-	host := ""
-	if agents, _ := t["top_agents"].([]any); len(agents) > 0 {
-		if ag, ok := agents[0].(map[string]any); ok {
-			host = firstNonEmpty(str(ag, "hostname"), str(ag, "agent_hostname"))
-		}
-	}
+	host := threatHost(t)
 	if host != "" {
-		sysID, hostnameID := c.addSystem(b, host, created)
+		sysID, hostnameID := c.addSystem(b, host)
 		refs = append(refs, sysID, hostnameID)
 	} else {
 		warn(fmt.Sprintf("threat %s: no top agent: the case names no host", label))
 	}
-	for i, a := range in.Alerts {
-		if !withIncidents {
-			break
-		}
+	if withIncidents {
+		refs = c.addThreatIncidents(b, in.Alerts, label, refs, warn)
+	}
+	caseID, links := c.addCase(b, t, host, created, modified, refs, warn)
+	for i, n := range in.Notes {
+		c.addNote(b, n, caseID, created, links, fmt.Sprintf("threat %s: note %d", label, i), warn)
+	}
+	return nil
+}
+
+// threatTimes returns the threat's creation and last update (never earlier than its creation).
+func threatTimes(t map[string]any, label string) (created, modified stixid.Time, err error) {
+	rawCreated := firstNonEmpty(str(t, "creation_date"), str(t, "first_seen"))
+	if rawCreated == "" {
+		return created, modified, fmt.Errorf("threat %s has neither creation_date nor first_seen: nothing to date a case with", label)
+	}
+	if created, err = parseTime(rawCreated); err != nil {
+		return created, modified, fmt.Errorf("threat %s: creation_date: %w", label, err)
+	}
+	modified = created
+	if p, err := parseTime(str(t, "last_update")); err == nil && p.After(created) {
+		modified = p
+	}
+	return created, modified, nil
+}
+
+// threatHost is the hostname of the threat's first top agent, or "".
+func threatHost(t map[string]any) string {
+	agents, _ := t["top_agents"].([]any)
+	if len(agents) == 0 {
+		return ""
+	}
+	ag, _ := agents[0].(map[string]any)
+	return firstNonEmpty(str(ag, "hostname"), str(ag, "agent_hostname"))
+}
+
+// addThreatIncidents adds the incidents of the threat's alerts and returns refs with their ids
+// and hosts.
+func (c *converter) addThreatIncidents(b *bundle, alerts []map[string]any, label string, refs []string, warn func(string)) []string {
+	for i, a := range alerts {
 		res, err := c.addAlert(b, alertInput{Alert: a}, false, warn)
 		if err != nil {
 			warn(fmt.Sprintf("threat %s: alert %d left out: %v", label, i, err))
@@ -70,7 +92,12 @@ func (c *converter) addThreat(b *bundle, in threatInput, withIncidents bool, war
 			refs = appendUnique(refs, res.hostID)
 		}
 	}
+	return refs
+}
 
+// addCase adds the Case-Incident of a threat; it returns its id and its external references.
+func (c *converter) addCase(b *bundle, t map[string]any, host string, created, modified stixid.Time, refs []string, warn func(string)) (string, []any) {
+	threatID := str(t, "id")
 	slug := firstNonEmpty(str(t, "slug"), "HarfangLab threat "+threatID)
 	name := slug
 	if host != "" {
@@ -85,7 +112,7 @@ func (c *converter) addThreat(b *bundle, in threatInput, withIncidents bool, war
 		cs["severity"] = level
 		cs["priority"] = priorities[level]
 	} else if level != "" {
-		warn(fmt.Sprintf("threat %s: level %q is not a case severity: left out", label, level))
+		warn(fmt.Sprintf("threat %s: level %q is not a case severity: left out", firstNonEmpty(threatID, "(no id)"), level))
 	}
 	var links []any
 	if threatID != "" {
@@ -100,11 +127,7 @@ func (c *converter) addThreat(b *bundle, in threatInput, withIncidents bool, war
 		cs["object_refs"] = refs
 	}
 	b.add(cs)
-
-	for i, n := range in.Notes {
-		c.addNote(b, n, caseID, created, links, fmt.Sprintf("threat %s: note %d", label, i), warn)
-	}
-	return nil
+	return caseID, links
 }
 
 // addNote adds an analyst note attached to the case.
@@ -116,14 +139,14 @@ func (c *converter) addNote(b *bundle, n map[string]any, caseID string, caseCrea
 	}
 	created, idCreated := caseCreated, ""
 	if raw := str(n, "creation_date"); raw != "" {
-		if p, err := stixid.ParseTime(raw); err == nil {
+		if p, err := parseTime(raw); err == nil {
 			created, idCreated = p, p.ISO()
 		} else {
 			warn(fmt.Sprintf("%s: creation_date ignored: %v", label, err))
 		}
 	}
 	modified := created
-	if p, err := stixid.ParseTime(str(n, "last_update")); err == nil && p.After(created) {
+	if p, err := parseTime(str(n, "last_update")); err == nil && p.After(created) {
 		modified = p
 	}
 	note := c.sdo("note", stixid.NoteID(content, idCreated), created, modified)

@@ -45,8 +45,9 @@ const shDescription = "Takes the messages of the `opencti_stream` input (body: t
 	"An indicator is live when it is not revoked, its detection flag is true, its `valid_until` is absent or in\n" +
 	"the future and its score is at least `min_score`. STIX patterns are parsed with a complete STIX 2.1\n" +
 	"patterning parser: IOCs come from `=` and `IN` on domain-name/hostname, ipv4/ipv6-addr, url, file:name\n" +
-	"and file/artifact hashes (MD5, SHA-1, SHA-256, SHA-512, length checked); negations and other operators\n" +
-	"produce nothing; within one observation a hash ANDed with file names keeps only the hash. Sigma and YARA\n" +
+	"and file/artifact hashes (MD5, SHA-1, SHA-256, SHA-512, length checked); negations (`NOT EXISTS`\n" +
+	"included) and other operators produce nothing (the debug log says which comparison and why);\n" +
+	"within one observation a hash ANDed with file names keeps only the hash. Sigma and YARA\n" +
 	"indicators become one rule each. Based-on relationships add the observable they point to. Merges remove\n" +
 	"the absorbed indicators.\n\n" +
 	"Events that concern nothing in HarfangLab (other object types, objects created by one of\n" +
@@ -292,12 +293,12 @@ func (p *stixToHarfangLab) indicatorChange(d *stixObject, ctx *eventContext, seq
 	}
 	switch kind := strings.ToLower(d.PatternType); kind {
 	case "stix":
-		iocs, err := patternIOCs(d.Pattern)
+		iocs, noIOC, err := patternIOCs(d.Pattern)
 		if err != nil {
 			return nil, fmt.Errorf("indicator %s (%q): %w", c.Owner, clip(d.Name), err)
 		}
 		if len(iocs) == 0 {
-			p.log.Debugf("indicator %s: pattern names no value HarfangLab can match", c.Owner)
+			p.log.Debugf("indicator %s: pattern names no value HarfangLab can match: %s", c.Owner, noIOC)
 			return c, nil
 		}
 		if p.blockMinScore != nil && c.Score >= *p.blockMinScore {

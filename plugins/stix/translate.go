@@ -19,11 +19,12 @@ import (
 //     result deduplicated by (type, value) in source order.
 //
 // A pattern that does not parse, a non-string value on a supported path or a value that fails
-// validation is an error.
-func patternIOCs(src string) ([]intel.IOC, error) {
+// validation is an error. When the pattern yields no IOC, noIOC says why (which comparisons
+// name no value HarfangLab can match, and the reason for each), for the processor's log.
+func patternIOCs(src string) (iocs []intel.IOC, noIOC string, err error) {
 	p, err := pattern.Parse(src)
 	if err != nil {
-		return nil, fmt.Errorf("invalid STIX pattern: %w", err)
+		return nil, "", fmt.Errorf("invalid STIX pattern: %w", err)
 	}
 	var out []intel.IOC
 	var firstErr error
@@ -33,12 +34,62 @@ func patternIOCs(src string) ([]intel.IOC, error) {
 		}
 	})
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, "", firstErr
 	}
 	if len(out) == 0 {
-		return nil, nil
+		return nil, noIOCReason(p), nil
 	}
-	return dedupe(out), nil
+	return dedupe(out), "", nil
+}
+
+// noIOCReason lists the comparisons of a pattern that name no value, with the reason of each
+// (at most three, then a count); every value blank when none is listed.
+func noIOCReason(p *pattern.Pattern) string {
+	var reasons []string
+	var walk func(e pattern.ComparisonExpr)
+	walk = func(e pattern.ComparisonExpr) {
+		switch n := e.(type) {
+		case *pattern.Comparison:
+			if r := skipReason(n); r != "" {
+				reasons = append(reasons, clip(n.String())+": "+r)
+			}
+		case *pattern.ComparisonGroup:
+			walk(n.Expr)
+		case *pattern.ComparisonList:
+			for _, t := range n.Terms {
+				walk(t)
+			}
+		}
+	}
+	p.Observations(func(o *pattern.Observation) { walk(o.Expr) })
+	if len(reasons) == 0 {
+		return "every value is blank"
+	}
+	if len(reasons) > 3 {
+		reasons = append(reasons[:3], fmt.Sprintf("and %d more", len(reasons)-3))
+	}
+	return strings.Join(reasons, "; ")
+}
+
+// skipReason says why a comparison yields no IOC, or "" when it names values.
+func skipReason(c *pattern.Comparison) string {
+	switch {
+	case c.Op == pattern.Exists && c.Negated:
+		return "NOT EXISTS tests that a property is absent, there is no value to match"
+	case c.Op == pattern.Exists:
+		return "EXISTS tests that a property is present, it names no value"
+	case c.Negated:
+		return "a negation names no value to match"
+	case c.Op != pattern.Equal && c.Op != pattern.In:
+		return "operator " + c.Op.String() + " names no exact value"
+	}
+	if kind, _ := pathKind(c.Path); kind == kindNone {
+		return "HarfangLab matches no value on this path"
+	}
+	if c.Op == pattern.In && len(c.Set) == 0 {
+		return "empty IN set"
+	}
+	return ""
 }
 
 // appendIOCs appends the IOCs of a comparison expression to out.

@@ -124,6 +124,8 @@ func TestPatternStructure(t *testing.T) {
 		{"IN with a blank element", `[domain-name:value IN ('a.com', '  ', 'A.com')]`, []intel.IOC{dom("a.com")}},
 		{"empty IN", `[domain-name:value IN ()]`, nil},
 		{"EXISTS", `[EXISTS domain-name:value]`, nil},
+		{"NOT EXISTS", `[NOT EXISTS domain-name:value]`, nil},
+		{"NOT EXISTS beside a value", `[domain-name:value = 'a.com' AND NOT EXISTS domain-name:resolves_to_refs]`, []intel.IOC{dom("a.com")}},
 		{"ordering operators", `[ipv4-addr:value > '1.1.1.1' OR ipv4-addr:value <= '2.2.2.2']`, nil},
 		{"ISSUPERSET", `[ipv4-addr:value ISSUPERSET '1.1.1.1']`, nil},
 		{"negated IN", `[domain-name:value NOT IN ('a.com')]`, nil},
@@ -136,9 +138,33 @@ func TestPatternStructure(t *testing.T) {
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
-			got, err := patternIOCs(test.pattern)
+			got, _, err := patternIOCs(test.pattern)
 			require.NoError(t, err)
 			assert.Equal(t, test.want, got)
 		})
 	}
+}
+
+// A pattern that yields no IOC says which comparisons name no value and why, for the
+// processor's log.
+func TestNoIOCReason(t *testing.T) {
+	tests := []struct{ pattern, reason string }{
+		{`[NOT EXISTS file:name]`, `NOT EXISTS file:name: NOT EXISTS tests that a property is absent, there is no value to match`},
+		{`[EXISTS url:value]`, `EXISTS url:value: EXISTS tests that a property is present, it names no value`},
+		{`[domain-name:value NOT = 'a.com']`, `domain-name:value NOT = 'a.com': a negation names no value to match`},
+		{`[file:size > 10]`, `file:size > 10: operator > names no exact value`},
+		{`[process:pid = 4]`, `process:pid = 4: HarfangLab matches no value on this path`},
+		{`[domain-name:value IN ()]`, `domain-name:value IN (): empty IN set`},
+		{`[domain-name:value = '  ']`, `every value is blank`},
+		{`[a:b = 1] AND [a:c = 1] OR [a:d = 1 AND a:e = 1]`, `a:b = 1: HarfangLab matches no value on this path; a:c = 1: HarfangLab matches no value on this path; a:d = 1: HarfangLab matches no value on this path; and 1 more`},
+	}
+	for _, test := range tests {
+		got, reason, err := patternIOCs(test.pattern)
+		require.NoError(t, err, test.pattern)
+		assert.Empty(t, got, test.pattern)
+		assert.Equal(t, test.reason, reason, test.pattern)
+	}
+	_, reason, err := patternIOCs(`[domain-name:value = 'a.com' OR NOT EXISTS file:name]`)
+	require.NoError(t, err)
+	assert.Empty(t, reason, "no reason when IOCs come out")
 }

@@ -133,3 +133,18 @@ func TestSTIXTimestampFormats(t *testing.T) {
 	assert.Equal(t, "2024-07-13T00:00:00.000Z", p.STIXMillis())
 	assert.Equal(t, "2024-07-13T00:00:00Z", p.STIXAny())
 }
+
+func TestUTCNormalisesTheOffsetOnly(t *testing.T) {
+	for in, want := range map[string]string{
+		"2024-02-07T09:18:21.799384-06:00": "2024-02-07T15:18:21.799384+00:00",
+		"2024-07-12T10:13:14.430+02:00":    "2024-07-12T08:13:14.430000+00:00",
+		"2024-07-12T08:13:14.430+00:00":    "2024-07-12T08:13:14.430000+00:00", // legacy id unchanged
+		"2024-07-13T00:00:00Z":             "2024-07-13T00:00:00+00:00",
+		"2024-01-01 10:00:00":              "2024-01-01T10:00:00", // naive: nothing to convert from
+	} {
+		p, err := ParseTime(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, p.UTC().ISO(), in)
+		assert.Equal(t, p.STIXMillis(), p.UTC().STIXMillis(), "same instant: %s", in)
+	}
+}

@@ -85,5 +85,11 @@ func (p Time) STIXAny() string {
 	return out + "Z"
 }
 
+// UTC is the same instant at offset +00:00, for hashing into ids: ISO keeps the offset, so
+// without it one alert written with +02:00 and with Z would get two ids. HarfangLab writes UTC,
+// so this changes no id the legacy connector computed. A naive time stays naive: it has no
+// offset to convert from, and the legacy connector hashed it without one.
+func (p Time) UTC() Time { return Time{t: p.t.UTC(), naive: p.naive} }
+
 // After reports whether p is strictly later than q.
 func (p Time) After(q Time) bool { return p.t.After(q.t) }

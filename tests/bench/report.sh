@@ -8,12 +8,12 @@
 #   BACKFILL_INDICATORS=10000 CHAOS_LONG=1 tests/bench/report.sh
 #
 # Sections: micro (Go benchmarks under plugins/ and tests/), intel, detections, stream,
-# backfill (peak RSS), chaos (recovery after SIGKILL: the short run, or the 10 000 + 5 000 one
+# dependencies (what no_dependencies=false adds to a 100 000-indicator snapshot), backfill (peak RSS), chaos (recovery after SIGKILL: the short run, or the 10 000 + 5 000 one
 # with CHAOS_LONG=1). Raw logs are kept in $LOG_DIR (default: a temporary directory).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-SECTIONS=${SECTIONS:-"micro intel detections stream backfill chaos"}
+SECTIONS=${SECTIONS:-"micro intel detections stream dependencies backfill chaos"}
 LOG_DIR=${LOG_DIR:-$(mktemp -d -t bench-report-XXXXXX)}
 BENCHTIME=${BENCHTIME:-2s}
 mkdir -p "$LOG_DIR"
@@ -98,6 +98,16 @@ fi
 if want stream; then
 	log=$(gotest stream BENCH=1 -- -timeout 30m -run 'TestThroughput' ./tests/stream/)
 	row "opencti_stream through the binary (events/s, RSS of the input)" "$(logline "$log" 'events of ~2 KB')" "tests/stream TestThroughput"
+fi
+
+if want dependencies; then
+	log=$(gotest dependencies BENCH=1 "DEPENDENCIES_INDICATORS=${DEPENDENCIES_INDICATORS:-100000}" -- -timeout 60m -run TestNoDependenciesSnapshot ./tests/bench/dependencies/)
+	for stream in filtered unfiltered; do
+		for v in true false; do
+			row "snapshot, $stream stream, no_dependencies=$v" "$(logline "$log" "^ *[a-z_]+\.go:[0-9]+: $stream stream, no_dependencies=$v: " | sed 's/^[a-z]* stream, no_dependencies=[a-z]*: //')" "tests/bench/dependencies TestNoDependenciesSnapshot"
+		done
+		row "what no_dependencies=false adds, $stream stream" "$(logline "$log" "DEPENDENCIES $stream stream" | sed 's/^DEPENDENCIES //')" "tests/bench/dependencies TestNoDependenciesSnapshot"
+	done
 fi
 
 if want backfill; then

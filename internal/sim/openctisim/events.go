@@ -92,7 +92,10 @@ type BasedOn struct {
 	Indicator   Indicator
 	TargetType  string // OpenCTI entity type: Domain-Name, IPv4-Addr, Url, StixFile, ...
 	TargetValue string
-	Revoked     bool
+	// TargetStixID is the observable's STIX id (default: a placeholder derived from the value,
+	// which names no element of the stream).
+	TargetStixID string
+	Revoked      bool
 }
 
 // BasedOnEvent is the envelope of a create, update or delete event of the relationship.
@@ -102,10 +105,14 @@ func BasedOnEvent(eventType string, r BasedOn) []byte {
 	if src == "" {
 		src = IndicatorStixID(r.Indicator.Pattern)
 	}
+	target := r.TargetStixID
+	if target == "" {
+		target = "x-observable--" + uuid.NewSHA1(stixNamespace, []byte(r.TargetValue)).String()
+	}
 	obj := map[string]any{
 		"id": "relationship--" + uuid.NewSHA1(stixNamespace, []byte(r.InternalID)).String(), "spec_version": "2.1",
 		"type": "relationship", "relationship_type": "based-on", "source_ref": src,
-		"target_ref": "x-observable--" + uuid.NewSHA1(stixNamespace, []byte(r.TargetValue)).String(),
+		"target_ref": target,
 		"created":    ts, "modified": ts, "revoked": r.Revoked, "confidence": 80, "lang": "en",
 		"extensions": map[string]any{ExtOpenCTI: map[string]any{
 			"extension_type": "property-extension", "id": r.InternalID, "type": "based-on",
@@ -116,6 +123,20 @@ func BasedOnEvent(eventType string, r BasedOn) []byte {
 		}},
 	}
 	return envelope(eventType, "the relation based-on from `"+r.Indicator.Name+"` to `"+r.TargetValue+"`", obj, nil)
+}
+
+// ObservableEvent is the envelope of a create, update or delete event of a cyber observable
+// with a `value` (domain-name, ipv4-addr, url, ...); entityType is OpenCTI's (Domain-Name, ...).
+func ObservableEvent(eventType, internalID, stixType, stixID, entityType, value string) []byte {
+	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	obj := map[string]any{
+		"id": stixID, "spec_version": "2.1", "type": stixType, "value": value,
+		"extensions": map[string]any{ExtOpenCTI: map[string]any{
+			"extension_type": "property-extension", "id": internalID, "type": entityType,
+			"created_at": ts, "updated_at": ts, "is_inferred": false,
+		}},
+	}
+	return envelope(eventType, "a "+entityType+" `"+value+"`", obj, nil)
 }
 
 func envelope(eventType, what string, obj, context map[string]any) []byte {

@@ -14,6 +14,9 @@ package openctisim
 //	SetStreamFaults(StreamFaults)               replace the stream faults
 //	StreamConnections() int                     GET /stream requests served (faulted ones included)
 //	LastStreamRequest() *http.Request           headers/query of the last GET /stream (for asserts)
+//	SetDependencyResolution(on)                 the server's dependency resolution and
+//	                                             `no-dependencies` (dependencies.go; on by default)
+//	SetStreamFilter(streamID, types...)         only these STIX types are visible on the stream
 //
 // Events live in memory (one shared []byte each); 100 000 events of 2 KB cost ~200 MB.
 
@@ -76,6 +79,7 @@ type simEvent struct {
 	name  string
 	data  []byte
 	idStr string
+	info  objInfo // of the object in data (dependencies.go)
 }
 
 // element is the current state of one STIX object, for `recover` snapshots.
@@ -83,12 +87,17 @@ type element struct {
 	stix      json.RawMessage
 	updatedAt time.Time
 	stixID    string
+	info      objInfo
 }
 
 type streamLog struct {
 	events   []simEvent
 	elements map[string]element
 	notify   chan struct{} // closed and replaced on every publish
+	// dependencies.go
+	filter map[string]bool            // visible STIX types (nil: all)
+	byStix map[string]string          // STIX id → element key
+	relsOf map[string]map[string]bool // STIX id → keys of the relationships from or to it
 }
 
 // streamStore holds the live streams' events, their element states and the stream faults.
@@ -100,10 +109,11 @@ type streamStore struct {
 	lastID      simEventID
 	stop        chan struct{} // closed by stopStreams: every open stream ends
 	noBypass    bool          // the token's user lacks BYPASS: `live` answers 401
+	resolveDeps bool          // SetDependencyResolution (default true)
 }
 
 func newStreamStore() *streamStore {
-	return &streamStore{streams: map[string]*streamLog{}, stop: make(chan struct{})}
+	return &streamStore{streams: map[string]*streamLog{}, stop: make(chan struct{}), resolveDeps: true}
 }
 
 // stopStreams ends every open stream connection (called by Close).
@@ -120,7 +130,8 @@ func (s *Server) stopStreams() {
 func (st *streamStore) log(streamID string) *streamLog {
 	l := st.streams[streamID]
 	if l == nil {
-		l = &streamLog{elements: map[string]element{}, notify: make(chan struct{})}
+		l = &streamLog{elements: map[string]element{}, notify: make(chan struct{}),
+			byStix: map[string]string{}, relsOf: map[string]map[string]bool{}}
 		st.streams[streamID] = l
 	}
 	return l
@@ -193,20 +204,22 @@ func (s *Server) appendLocked(streamID string, id simEventID, event string, data
 		s.stream.lastID = id
 	}
 	l := s.stream.log(streamID)
-	l.events = append(l.events, simEvent{id: id, name: event, data: data, idStr: id.String()})
-	trackElement(l, id, event, data)
+	info := trackElement(l, id, event, data)
+	l.events = append(l.events, simEvent{id: id, name: event, data: data, idStr: id.String(), info: info})
 	close(l.notify)
 	l.notify = make(chan struct{})
 }
 
-// trackElement keeps the last state of each element for `recover` snapshots.
-func trackElement(l *streamLog, id simEventID, event string, data []byte) {
+// trackElement keeps the last state of each element for `recover` snapshots and returns what
+// dependency resolution needs to know about the event's object.
+func trackElement(l *streamLog, id simEventID, event string, data []byte) objInfo {
 	var env struct {
 		Data json.RawMessage `json:"data"`
 	}
 	if json.Unmarshal(data, &env) != nil || len(env.Data) == 0 {
-		return
+		return objInfo{}
 	}
+	info := parseObjInfo(env.Data)
 	var obj struct {
 		ID         string `json:"id"`
 		Modified   string `json:"modified"`
@@ -216,7 +229,7 @@ func trackElement(l *streamLog, id simEventID, event string, data []byte) {
 		} `json:"extensions"`
 	}
 	if json.Unmarshal(env.Data, &obj) != nil || obj.ID == "" {
-		return
+		return info
 	}
 	// OpenCTI keeps one current state per entity, keyed by its internal id: an indicator whose
 	// pattern changed has a new STIX id but is still one element of the snapshot.
@@ -224,9 +237,13 @@ func trackElement(l *streamLog, id simEventID, event string, data []byte) {
 	if internal := obj.Extensions[octiExtension].ID; internal != "" {
 		key = internal
 	}
+	old, had := l.elements[key]
 	if event == "delete" {
+		if had {
+			l.index(key, &old, nil)
+		}
 		delete(l.elements, key)
-		return
+		return info
 	}
 	updated := time.UnixMilli(int64(id.ms)).UTC()
 	for _, v := range []string{obj.Extensions[octiExtension].UpdatedAt, obj.Modified} {
@@ -235,7 +252,14 @@ func trackElement(l *streamLog, id simEventID, event string, data []byte) {
 			break
 		}
 	}
-	l.elements[key] = element{stix: env.Data, updatedAt: updated, stixID: obj.ID}
+	cur := element{stix: env.Data, updatedAt: updated, stixID: obj.ID, info: info}
+	if had {
+		l.index(key, &old, &cur)
+	} else {
+		l.index(key, nil, &cur)
+	}
+	l.elements[key] = cur
+	return info
 }
 
 // SetStreamFaults replaces the stream faults (applies to new and open connections).
@@ -355,6 +379,13 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	listenDelete := param(r, "listen-delete", "listen-delete") != "false"
+	var deps *connDeps
+	s.mu.Lock()
+	if s.stream.resolveDeps {
+		noDeps := param(r, "no-dependencies", "no-dependencies", "no-relationships") == "true"
+		deps = &connDeps{cache: newDepCache(LiveStreamCacheSize), relations: !noDeps}
+	}
+	s.mu.Unlock()
 
 	flusher, ok := w.(http.Flusher)
 	if !ok {
@@ -381,7 +412,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if hasRecover && from.less(recoverPos) {
-		if !s.sendSnapshot(r, c, l, from, recoverPos, f) {
+		if !s.sendSnapshot(r, c, l, deps, from, recoverPos, f) {
 			return
 		}
 		from = recoverPos
@@ -389,7 +420,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		from, hasFrom = last, true // live tail
 	}
 	c.lastID, c.hasID = from, true
-	s.tail(r, c, l, from, listenDelete)
+	s.tail(r, c, l, deps, from, listenDelete)
 }
 
 // retainedBounds returns the first retained id, the last id and the retained size.
@@ -414,14 +445,15 @@ func msDate(ms uint64) string {
 	return time.UnixMilli(int64(ms)).UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
-// sendSnapshot publishes the current state of every element updated in [from, recover] as
-// `create` events with origin referer `init` and id `<updated_at ms>-0`, oldest first.
-func (s *Server) sendSnapshot(r *http.Request, c *streamConn, l *streamLog, from, recoverPos simEventID, f StreamFaults) bool {
+// sendSnapshot publishes the current state of every visible element updated in [from, recover]
+// as `create` events with origin referer `init` and id `<updated_at ms>-0`, oldest first, each
+// after its dependencies when they are resolved.
+func (s *Server) sendSnapshot(r *http.Request, c *streamConn, l *streamLog, deps *connDeps, from, recoverPos simEventID, f StreamFaults) bool {
 	s.mu.Lock()
 	var els []element
 	for _, e := range l.elements {
 		ms := uint64(e.updatedAt.UnixMilli())
-		if ms >= from.ms && ms <= recoverPos.ms {
+		if ms >= from.ms && ms <= recoverPos.ms && l.visible(e.info.typ) {
 			els = append(els, e)
 		}
 	}
@@ -433,11 +465,19 @@ func (s *Server) sendSnapshot(r *http.Request, c *streamConn, l *streamLog, from
 		return els[i].stixID < els[j].stixID
 	})
 	for _, e := range els {
+		id := simEventID{ms: uint64(e.updatedAt.UnixMilli())}
+		for _, dep := range s.dependencies(l, deps, id, e.info) {
+			if !s.sendData(r, c, dep, f) {
+				return false
+			}
+		}
+		if deps != nil && !s.sentOnce(deps, e.info.stixID) {
+			continue
+		}
 		env, _ := json.Marshal(map[string]any{
 			"data": e.stix, "message": "creates " + e.stixID,
 			"origin": map[string]string{"referer": "init"}, "version": "4",
 		})
-		id := simEventID{ms: uint64(e.updatedAt.UnixMilli())}
 		if !s.sendData(r, c, simEvent{id: id, idStr: id.String(), name: "create", data: env}, f) {
 			return false
 		}
@@ -499,7 +539,7 @@ func (s *Server) withStop(r *http.Request) (*http.Request, context.CancelFunc) {
 
 // tail serves the events after `from` (exclusive, in log order), then waits for new ones,
 // sending heartbeats with the current position.
-func (s *Server) tail(r *http.Request, c *streamConn, l *streamLog, from simEventID, listenDelete bool) {
+func (s *Server) tail(r *http.Request, c *streamConn, l *streamLog, deps *connDeps, from simEventID, listenDelete bool) {
 	s.mu.Lock()
 	next := len(l.events)
 	for i, e := range l.events {
@@ -517,6 +557,7 @@ func (s *Server) tail(r *http.Request, c *streamConn, l *streamLog, from simEven
 		end := min(next+100, len(l.events))
 		batch := l.events[next:end]
 		notify := l.notify
+		plain := deps == nil && l.filter == nil // every event as published
 		s.mu.Unlock()
 		floor, _ := parseSimEventID(f.FirstRetainedID)
 		period := f.HeartbeatPeriod
@@ -528,8 +569,16 @@ func (s *Server) tail(r *http.Request, c *streamConn, l *streamLog, from simEven
 			if e.id.less(floor) || (!listenDelete && e.name == "delete") {
 				continue
 			}
-			if !s.sendData(r, c, e, f) {
-				return
+			if plain {
+				if !s.sendData(r, c, e, f) {
+					return
+				}
+				continue
+			}
+			for _, out := range s.liveEvents(l, deps, e) {
+				if !s.sendData(r, c, out, f) {
+					return
+				}
 			}
 		}
 		next = end

@@ -139,7 +139,7 @@ type Qualified struct {
 type Comparison struct {
 	At      Pos
 	Path    ObjectPath
-	Negated bool
+	Negated bool // NOT before the operator, or before EXISTS (NOT EXISTS)
 	Op      Operator
 	Value   Literal   // every operator but IN and EXISTS
 	Set     []Literal // IN
@@ -323,8 +323,18 @@ func (n *Qualified) write(b *strings.Builder) {
 	}
 }
 
+// String renders the comparison in STIX syntax.
+func (n *Comparison) String() string {
+	var b strings.Builder
+	n.write(&b)
+	return b.String()
+}
+
 func (n *Comparison) write(b *strings.Builder) {
 	if n.Op == Exists {
+		if n.Negated {
+			b.WriteString("NOT ")
+		}
 		b.WriteString("EXISTS ")
 		n.Path.write(b)
 		return

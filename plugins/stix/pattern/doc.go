@@ -5,8 +5,8 @@
 // official ANTLR grammar (STIXPattern.g4) exactly: observation expressions joined by AND, OR
 // and FOLLOWEDBY (binding in that order, AND tightest) with parentheses and the WITHIN, REPEATS
 // and START/STOP qualifiers; comparison expressions joined by AND and OR with parentheses; every
-// operator (= != < <= > >= IN LIKE MATCHES ISSUBSET ISSUPERSET EXISTS, each but EXISTS with an
-// optional NOT); every literal kind (string, int, float, bool, hex, binary, timestamp); object
+// operator (= != < <= > >= IN LIKE MATCHES ISSUBSET ISSUPERSET EXISTS, each with an optional NOT:
+// after the path, or before EXISTS as the grammar allows since 2022); every literal kind (string, int, float, bool, hex, binary, timestamp); object
 // paths with quoted keys, list indexes and [*]. Comments (/* */ and //) and Unicode white space
 // are skipped as the grammar does.
 //

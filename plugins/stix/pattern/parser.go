@@ -194,7 +194,10 @@ func (p *parser) comparisonList(op BoolOp, k tokenKind, operand func() Compariso
 	return list
 }
 
-// propTest: '(' comparisonExpression ')' | EXISTS objectPath | objectPath NOT? operator value
+// propTest: '(' comparisonExpression ')' | NOT? EXISTS objectPath | objectPath NOT? operator value
+//
+// NOT before EXISTS is the 2022 grammar (stix2-patterns' propTestExists); NOT is accepted there
+// only when EXISTS follows, as in the OASIS grammar.
 func (p *parser) parsePropTest() ComparisonExpr {
 	start := p.tok.pos
 	switch p.tok.kind {
@@ -205,6 +208,13 @@ func (p *parser) parsePropTest() ComparisonExpr {
 		p.expect(tRParen, "')'")
 		p.depth--
 		return &ComparisonGroup{At: start, Expr: inner}
+	case tNot:
+		p.advance()
+		if p.tok.kind != tExists {
+			p.fail("expected EXISTS after NOT (a negated comparison is written path NOT operator value), found " + p.tok.describe())
+		}
+		p.advance()
+		return &Comparison{At: start, Path: p.parsePath(), Op: Exists, Negated: true}
 	case tExists:
 		p.advance()
 		return &Comparison{At: start, Path: p.parsePath(), Op: Exists}

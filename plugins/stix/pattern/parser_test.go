@@ -47,7 +47,7 @@ func sexpr(e any) string {
 			neg = "NOT "
 		}
 		if n.Op == Exists {
-			return "EXISTS " + n.Path.String()
+			return neg + "EXISTS " + n.Path.String()
 		}
 		if n.Op == In {
 			vals := make([]string, len(n.Set))
@@ -92,6 +92,8 @@ func TestParseStructure(t *testing.T) {
 			`[(AND a:b = 1 a:b != 1 a:b < 1 a:b <= 1 a:b > 1 a:b >= 1 a:b IN 1,2 a:b LIKE 'x%' a:b MATCHES '^x$' a:b ISSUBSET '10.0.0.0/8' a:b ISSUPERSET '10.0.0.1' EXISTS a:b)]`},
 		{"negations", `[a:b NOT = 1 AND a:b NOT != 1 AND a:b NOT < 1 AND a:b NOT IN ('x') AND a:b NOT LIKE 'x' AND a:b NOT MATCHES 'x' AND a:b NOT ISSUBSET 'x' AND a:b NOT ISSUPERSET 'x']`,
 			`[(AND a:b NOT = 1 a:b NOT != 1 a:b NOT < 1 a:b NOT IN 'x' a:b NOT LIKE 'x' a:b NOT MATCHES 'x' a:b NOT ISSUBSET 'x' a:b NOT ISSUPERSET 'x')]`},
+		{"NOT EXISTS (2022 grammar)", `[NOT EXISTS a:b OR (NOT EXISTS x:y.z AND a:c = 1)]`,
+			`[(OR NOT EXISTS a:b {(AND NOT EXISTS x:y.z a:c = 1)})]`},
 		{"alternative operator spellings", `[a:b == 'x' OR a:b <> 'y']`, `[(OR a:b = 'x' a:b != 'y')]`},
 		{"empty IN set", `[a:b IN ()]`, `[a:b IN ]`},
 		{"path steps", `[file:extensions.'windows-pebinary-ext'.sections[*].entropy > 7.0]`,
