@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Jeffail/checkpoint"
@@ -33,6 +34,7 @@ const (
 	osFieldCheckpointLimit     = "checkpoint_limit"
 	osFieldCheckpointFlush     = "checkpoint_flush_interval"
 	osFieldMaxEventSize        = "max_event_size"
+	osFieldSnapshotMarkers     = "snapshot_markers"
 	metaEvent                  = "opencti_event"
 	metaEventID                = "opencti_event_id"
 	heartbeatSafetyMargin      = 10 * time.Second
@@ -108,6 +110,9 @@ as configuration errors.
 			service.NewIntField(osFieldMaxEventSize).
 				Description("Largest event accepted, in bytes (OpenCTI events are single lines of up to several MB).").
 				Default(defaultMaxEventSize).Advanced(),
+			service.NewBoolField(osFieldSnapshotMarkers).
+				Description("Emit a `snapshot_start` and a `snapshot_end` message around every complete snapshot (from `0-0`: first run, re-snapshot after a trimmed resume, reset), so that `stix_to_harfanglab` + `harfanglab_intel` remove what the snapshot no longer lists. Their body is `{\"generation\",\"reason\"}`, `opencti_event` is the marker's name. The end marker follows the acknowledgement of every snapshot event.").
+				Default(false),
 			service.NewAutoRetryNacksToggleField(),
 		).
 		Example("Tail the live stream", "Resumes from a cursor kept under ./state.", `
@@ -150,6 +155,7 @@ type streamConfig struct {
 	checkpointLimit  int
 	flushInterval    time.Duration
 	maxEventSize     int
+	snapshotMarkers  bool
 }
 
 func parseStreamConfig(conf *service.ParsedConfig) (c streamConfig, err error) {
@@ -212,6 +218,9 @@ func parseStreamConfig(conf *service.ParsedConfig) (c streamConfig, err error) {
 	if c.maxEventSize, err = conf.FieldInt(osFieldMaxEventSize); err != nil {
 		return c, err
 	}
+	if c.snapshotMarkers, err = conf.FieldBool(osFieldSnapshotMarkers); err != nil {
+		return c, err
+	}
 	if c.maxEventSize < 4096 {
 		return c, fmt.Errorf("%s must be at least 4096 bytes", osFieldMaxEventSize)
 	}
@@ -222,6 +231,7 @@ type streamMetrics struct {
 	events     *service.MetricCounter
 	reconnects *service.MetricCounter
 	trimmed    *service.MetricCounter
+	resnaps    *service.MetricCounter
 	lag        *service.MetricGauge
 	checkpoint *service.MetricGauge
 }
@@ -242,13 +252,17 @@ type streamInput struct {
 	connMu   sync.Mutex
 	loaded   bool   // cursor read from the cache
 	position string // start position for the next (re)connect
-	recover  string // RecoverUntil of the cursor; set once by loadCursor, before any goroutine reads it
 	reader   *streamReader
 	held     *frame // see Read; only touched by Read
+	resnap   string // reason of a requested re-snapshot, applied by the next Connect
+	snap     snapshotRun
+	markers  atomic.Int32 // snapshot markers not acknowledged yet
 
 	commitMu  sync.Mutex
 	committed string // highest safe position reached (never moves backwards)
-	written   string // last value written to the cache
+	recover   string // RecoverUntil: end of the current snapshot ("" when none)
+	snapFrom  string // SnapshotFrom: start of a complete snapshot whose sweep is pending
+	written   cursorState
 	writeMu   sync.Mutex
 	closeOnce sync.Once
 }
@@ -285,6 +299,7 @@ func newStreamInput(conf *service.ParsedConfig, mgr *service.Resources) (*stream
 			events:     m.NewCounter("opencti_stream_events_total", "event"),
 			reconnects: m.NewCounter("opencti_stream_reconnects_total"),
 			trimmed:    m.NewCounter("opencti_stream_trimmed_total"),
+			resnaps:    m.NewCounter("opencti_stream_resnapshots_total", "reason"),
 			lag:        m.NewGauge("opencti_stream_lag_ms"),
 			checkpoint: m.NewGauge("opencti_stream_checkpoint_ms"),
 		},
@@ -321,7 +336,16 @@ func (s *streamInput) Connect(ctx context.Context) error {
 	if s.reader != nil {
 		s.position, _ = s.reader.resumePoint()
 	}
-	r := newStreamReader(s, s.position, s.recover)
+	if reason := s.resnap; reason != "" {
+		s.resnap = ""
+		if err := s.startSnapshot(ctx, reason); err != nil {
+			return err
+		}
+	}
+	s.commitMu.Lock()
+	recoverUntil := s.recover
+	s.commitMu.Unlock()
+	r := newStreamReader(s, s.position, recoverUntil)
 	if err := r.dial(ctx); err != nil {
 		return err
 	}
@@ -346,16 +370,12 @@ func (s *streamInput) loadCursor(ctx context.Context) error {
 	}
 	switch {
 	case errors.Is(getErr, service.ErrKeyNotFound):
-		s.position = s.conf.firstPosition
-		if s.position != "" {
-			s.recover = time.Now().UTC().Format(time.RFC3339Nano)
-		}
-		s.log.Infof("opencti_stream: no cursor under %q, first run from %s", s.conf.cacheKey, displayPosition(s.position))
-		if s.position == "" {
+		s.log.Infof("opencti_stream: no cursor under %q, first run from %s", s.conf.cacheKey, displayPosition(s.conf.firstPosition))
+		if s.conf.firstPosition == "" {
 			return nil // live tail: the position comes from the connected event
 		}
-		s.committed = s.position
-		return s.writeCursor(ctx)
+		s.committed = s.conf.firstPosition
+		return s.startSnapshot(ctx, reasonFirstRun)
 	case getErr != nil:
 		return fmt.Errorf("opencti_stream: reading cursor %q: %w", s.conf.cacheKey, getErr)
 	}
@@ -363,7 +383,11 @@ func (s *streamInput) loadCursor(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("opencti_stream: cursor %q: %w", s.conf.cacheKey, err)
 	}
-	s.position, s.recover, s.committed, s.written = c.StartFrom, c.RecoverUntil, c.StartFrom, c.StartFrom
+	s.position, s.recover, s.committed, s.written = c.StartFrom, c.RecoverUntil, c.StartFrom, c
+	if c.SnapshotFrom != "" && s.conf.snapshotMarkers {
+		s.restartSnapshot(c)
+		return nil
+	}
 	s.log.Infof("opencti_stream: resuming after %s", displayPosition(s.position))
 	return nil
 }
@@ -382,6 +406,9 @@ func (s *streamInput) Read(ctx context.Context) (*service.Message, service.AckFu
 	s.connMu.Unlock()
 	if r == nil {
 		return nil, nil, service.ErrNotConnected
+	}
+	if msg, ack, ok := s.startMarker(); ok {
+		return msg, ack, nil
 	}
 	for {
 		var f frame
@@ -415,6 +442,12 @@ func (s *streamInput) Read(ctx context.Context) (*service.Message, service.AckFu
 // handle turns a frame into a message (done=true) or consumes a control frame. A frame that
 // could not be tracked is held for the next Read.
 func (s *streamInput) handle(ctx context.Context, f frame) (msg *service.Message, ack service.AckFunc, done bool, err error) {
+	if msg, ack, done, err = s.snapshotBoundary(ctx, f); done || err != nil {
+		if err != nil || msg != nil {
+			s.held = &f // processed after the marker (or at the next Read)
+		}
+		return msg, ack, msg != nil || err != nil, err
+	}
 	switch f.event {
 	case "create", "update", "delete", "merge":
 		msg, ack, err = s.message(ctx, f)
@@ -506,7 +539,9 @@ func (s *streamInput) control(ctx context.Context, f frame) error {
 
 // snapshotEnd is the position where the live stream starts after the first-run snapshot.
 func (s *streamInput) snapshotEnd() (eventID, bool) {
+	s.commitMu.Lock()
 	recoverUntil := s.recover
+	s.commitMu.Unlock()
 	t, err := time.Parse(time.RFC3339Nano, recoverUntil)
 	if recoverUntil == "" || err != nil {
 		return eventID{}, false
@@ -531,13 +566,11 @@ func (s *streamInput) writeCursor(ctx context.Context) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.commitMu.Lock()
-	pos := s.committed
+	state := cursorState{StartFrom: s.committed, RecoverUntil: s.recover, SnapshotFrom: s.snapFrom}
 	s.commitMu.Unlock()
-	if pos == "" || pos == s.written {
+	if state.StartFrom == "" || state == s.written {
 		return nil
 	}
-	recoverUntil := s.recover
-	state := cursorState{StartFrom: pos, RecoverUntil: recoverUntil}
 	var setErr error
 	if err := s.mgr.AccessCache(ctx, s.conf.cacheName, func(c service.Cache) {
 		setErr = c.Set(ctx, s.conf.cacheKey, state.encode(), nil)
@@ -547,7 +580,7 @@ func (s *streamInput) writeCursor(ctx context.Context) error {
 	if setErr != nil {
 		return fmt.Errorf("opencti_stream: writing cursor %q: %w", s.conf.cacheKey, setErr)
 	}
-	s.written = pos
+	s.written = state
 	return nil
 }
 
