@@ -62,12 +62,6 @@ const (
 
 // Change is the desired state of one claim, or a control marker (Control set).
 type Change struct {
-	// Control is ControlSnapshotStart or ControlSnapshotEnd for a marker; empty for a claim.
-	Control string `json:"control,omitempty"`
-	// Generation identifies the snapshot a marker belongs to (its recover date).
-	Generation string `json:"generation,omitempty"`
-	// Reason says why the snapshot was taken (first_run, trimmed, reset, restart).
-	Reason string `json:"reason,omitempty"`
 
 	// Owner is the indicator's stable key: its OpenCTI internal id (extension `id`), which
 	// survives pattern changes; the STIX id only when no internal id is known.
@@ -95,6 +89,13 @@ type Change struct {
 	IOCs []IOC `json:"iocs,omitempty"`
 	// Rule is set for Sigma / YARA indicators (ViaPattern only).
 	Rule *Rule `json:"rule,omitempty"`
+
+	// Control is ControlSnapshotStart or ControlSnapshotEnd for a marker; empty for a claim.
+	Control string `json:"control,omitempty"`
+	// Generation identifies the snapshot a marker belongs to (its recover date).
+	Generation string `json:"generation,omitempty"`
+	// Reason says why the snapshot was taken (first_run, trimmed, reset, restart).
+	Reason string `json:"reason,omitempty"`
 }
 
 // Validate reports a Change that the output cannot apply.
