@@ -111,21 +111,10 @@ func (s *streamInput) startMarker() (*service.Message, service.AckFunc, bool) {
 
 // snapshotBoundary emits the snapshot_end marker before the first frame past the snapshot,
 // once every snapshot message has been acknowledged (so the output has applied them all), and
-// holds the first data message after snapshot_start until that marker is acknowledged.
+// holds the first data message after either marker until that marker is acknowledged.
 func (s *streamInput) snapshotBoundary(ctx context.Context, f frame) (*service.Message, service.AckFunc, bool, error) {
-	if !s.snap.started || f.event == "connected" {
+	if f.event == "connected" {
 		return nil, nil, false, nil
-	}
-	id, ok := parseEventID(f.id)
-	end, hasEnd := s.snapshotEnd()
-	if ok && hasEnd && end.less(id) {
-		if err := s.drain(ctx); err != nil {
-			return nil, nil, true, err
-		}
-		s.snap.started = false
-		s.log.Infof("opencti_stream: snapshot %s (%s) complete", s.snap.gen, s.snap.reason)
-		msg, ack := s.marker(intel.ControlSnapshotEnd)
-		return msg, ack, true, nil
 	}
 	if s.snap.barrier && f.event != "heartbeat" {
 		if err := s.drain(ctx); err != nil {
@@ -133,7 +122,23 @@ func (s *streamInput) snapshotBoundary(ctx context.Context, f frame) (*service.M
 		}
 		s.snap.barrier = false
 	}
-	return nil, nil, false, nil
+	if !s.snap.started {
+		return nil, nil, false, nil
+	}
+	id, ok := parseEventID(f.id)
+	end, hasEnd := s.snapshotEnd()
+	if !ok || !hasEnd || !end.less(id) {
+		return nil, nil, false, nil
+	}
+	if err := s.drain(ctx); err != nil {
+		return nil, nil, true, err
+	}
+	// The next data message waits for the end marker too: the sweep runs while it is
+	// written, and a live change of an indicator it removes must come after it.
+	s.snap.started, s.snap.barrier = false, true
+	s.log.Infof("opencti_stream: snapshot %s (%s) complete", s.snap.gen, s.snap.reason)
+	msg, ack := s.marker(intel.ControlSnapshotEnd)
+	return msg, ack, true, nil
 }
 
 // drain waits until no message or marker is in flight.
