@@ -80,7 +80,16 @@ as configuration errors.
 
 `+"`opencti_stream_events_total{event}`, `opencti_stream_reconnects_total`, `opencti_stream_lag_ms`"+`
 (now − event time), `+"`opencti_stream_checkpoint_ms`"+` (persisted position),
-`+"`opencti_stream_trimmed_total`"+` (resume position older than the server's first retained event).`).
+`+"`opencti_stream_trimmed_total`"+` (resume position older than the server's first retained event),
+`+"`opencti_stream_resnapshots_total{reason}`"+`.
+
+### Lost events and re-snapshots
+
+When the position to resume from (the cursor, or `+"`<recover ms>-0`"+` during a snapshot) is older than
+the server's `+"`firstEventId`"+`, events were trimmed unread: the input logs how many (estimated from the
+stream's rate) and takes the `+"`recover_from`"+` snapshot again, as it does when the connector is reset
+from OpenCTI. With `+"`recover_from: now`"+` the first connection only reads `+"`connected.lastEventId`"+`
+and the stream is read again from it, so nothing published before the server's first read is lost.`).
 		Fields(
 			connectionFields(service.NewDurationField(fieldTimeout).
 				Description("Connect and response-header timeout. The stream itself has no overall timeout.").
