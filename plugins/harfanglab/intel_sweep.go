@@ -10,6 +10,7 @@ package harfanglab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -143,24 +144,26 @@ func (o *intelOutput) sweep(ctx context.Context, ix *index, c *intel.Change, see
 		o.log.Errorf("%v", err)
 		return &permanentError{err}
 	}
-	var lost atomic.Int64
-	var failed atomic.Int64
-	slots := make(chan struct{}, o.maxInFlight)
-	var wg sync.WaitGroup
+	var lost, failed atomic.Int64
 	for _, s := range stale {
-		slots <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			lost.Add(int64(s.heldEntries()))
-			dead := &intel.Change{Owner: s.id, Via: intel.ViaPattern, Live: false}
-			if err := o.apply(ctx, ix, dead, true); err != nil {
-				failed.Add(1)
-				o.log.Errorf("sweep: removing indicator %s: %v", s.id, err)
-			}
-		}()
+		lost.Add(int64(s.heldEntries()))
 	}
-	wg.Wait()
+	// Values first, each once with all its stale owners gone: a value shared by several
+	// absent indicators is written once, not once per indicator.
+	parallel(o.maxInFlight, o.entriesOf(ix), func(e *iocEntry) {
+		if err := o.sweepEntry(ctx, ix, e, staleIDs); err != nil {
+			failed.Add(1)
+			o.log.Errorf("sweep: %s: %v", e.key, err)
+		}
+	})
+	// Then each owner's bookkeeping and its Sigma/YARA entries (its values are done).
+	parallel(o.maxInFlight, stale, func(s *ownerState) {
+		dead := &intel.Change{Owner: s.id, Via: intel.ViaPattern, Live: false}
+		if err := o.apply(ctx, ix, dead, true); err != nil {
+			failed.Add(1)
+			o.log.Errorf("sweep: removing indicator %s: %v", s.id, err)
+		}
+	})
 	o.sweeper.sweeps.Incr(1, "done")
 	o.sweeper.swept.Incr(lost.Load())
 	o.log.Infof("sweep after snapshot %s (%s): %d indicators absent from the snapshot lost their claims on %d entries (%d entries removed or disabled, the others keep their other owners; %d failed), in %v",
@@ -169,6 +172,60 @@ func (o *intelOutput) sweep(ctx context.Context, ix *index, c *intel.Change, see
 		return &permanentError{fmt.Errorf("sweep after snapshot %s: %d indicators could not be removed", c.Generation, n)}
 	}
 	return nil
+}
+
+// parallel runs fn on every item, max_in_flight at a time.
+func parallel[T any](n int, items []T, fn func(T)) {
+	slots := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for _, it := range items {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			fn(it)
+		}()
+	}
+	wg.Wait()
+}
+
+// entriesOf lists the IOC entries of the index.
+func (o *intelOutput) entriesOf(ix *index) []*iocEntry {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	out := make([]*iocEntry, 0, len(ix.entries))
+	for _, e := range ix.entries {
+		out = append(out, e)
+	}
+	return out
+}
+
+// sweepEntry removes every stale owner of one value in a single write (none when it has none).
+func (o *intelOutput) sweepEntry(ctx context.Context, ix *index, e *iocEntry, staleIDs map[string]struct{}) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for range 4 {
+		if e.foreign {
+			return nil
+		}
+		next := e.owners.clone()
+		for id := range e.owners {
+			if _, ok := staleIDs[id]; ok {
+				delete(next, id)
+			}
+		}
+		if len(next) == len(e.owners) {
+			return nil
+		}
+		err := o.writeIOC(ctx, ix, e, next)
+		if !errors.Is(err, errReread) {
+			return err
+		}
+		if err := o.reread(ctx, ix, e); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%s keeps changing in HarfangLab", e.key)
 }
 
 // heldEntries counts the IOC values and rules an owner holds.

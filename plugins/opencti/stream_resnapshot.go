@@ -89,14 +89,14 @@ func (s *streamInput) startSnapshot(ctx context.Context, reason string) error {
 
 // restartSnapshot takes again, from its start, a complete snapshot whose end marker was not
 // acknowledged: the owners it listed before the stop are not known any more, and the sweep
-// needs them all. Called by loadCursor.
+// needs them all. It is a new snapshot (recover = now): one ending at the old date would not
+// list elements updated since, and its sweep would remove them. Called by loadCursor.
 func (s *streamInput) restartSnapshot(c cursorState) {
-	s.position, s.snapFrom = c.SnapshotFrom, c.SnapshotFrom
-	if s.recover == "" {
-		s.recover = time.Now().UTC().Format(time.RFC3339Nano)
-	}
-	s.snap = snapshotRun{gen: s.recover, reason: reasonRestart, startPending: true}
-	s.log.Infof("opencti_stream: the snapshot of generation %s did not reach its sweep; taking it again from %s", s.recover, c.SnapshotFrom)
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	s.position, s.snapFrom, s.recover = c.SnapshotFrom, c.SnapshotFrom, now
+	s.snap = snapshotRun{gen: now, reason: reasonRestart, startPending: true}
+	s.log.Infof("opencti_stream: the snapshot of generation %s did not reach its sweep; taking a new one from %s, generation %s",
+		c.RecoverUntil, c.SnapshotFrom, now)
 }
 
 // startMarker returns the pending snapshot_start message, if any.
@@ -205,17 +205,17 @@ func (r *streamReader) checkTrimmed(info connectedInfo, position string, recover
 		return false
 	}
 	in.metrics.trimmed.Incr(1)
-	lost := "an unknown number of"
+	lost, how := "an unknown number of", ""
 	if n, ok := estimateLost(resume, first, info); ok {
-		lost = "about " + formatCount(n)
+		lost, how = "about "+formatCount(n), " (estimated from the rate of the events the server holds)"
 	}
 	if recovering && time.Since(time.UnixMilli(int64(resume.ms))) < freshSnapshot {
 		in.log.Warnf("opencti_stream: stream %q holds events from %s only, after the snapshot end %s just set: clock skew with the server? not re-snapshotting",
 			in.conf.streamID, info.FirstEventID, resume)
 		return false
 	}
-	in.log.Errorf("opencti_stream: stream %q resumes after %s but the server's oldest event is %s: %s events were trimmed unread and are lost; taking the %s snapshot again (then what it does not list is swept)",
-		in.conf.streamID, resume, info.FirstEventID, lost, osFieldRecoverFrom)
+	in.log.Errorf("opencti_stream: stream %q resumes after %s but the server's oldest event is %s: %s events were trimmed unread and are lost%s; taking the %s snapshot again (then what it does not list is swept)",
+		in.conf.streamID, resume, info.FirstEventID, lost, how, osFieldRecoverFrom)
 	in.resnapshot(reasonTrimmed) // stops this reader; takes connMu, never held while waiting on r.mu
 	return true
 }
