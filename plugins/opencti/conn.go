@@ -287,6 +287,9 @@ func (r *streamReader) consume(resp *http.Response, cancel context.CancelFunc) (
 			events++
 		}
 		r.mu.Unlock()
+		if r.base.Err() != nil { // stopped (a re-snapshot): what this connection still holds is stale
+			return events, errors.New("reader stopped")
+		}
 		select {
 		case r.frames <- f:
 		case <-r.base.Done():
