@@ -120,7 +120,7 @@ and the stream is read again from it, so nothing published before the server's f
 				Description("Largest event accepted, in bytes (OpenCTI events are single lines of up to several MB).").
 				Default(defaultMaxEventSize).Advanced(),
 			service.NewBoolField(osFieldSnapshotMarkers).
-				Description("Emit a `snapshot_start` and a `snapshot_end` message around every complete snapshot (from `0-0`: first run, re-snapshot after a trimmed resume, reset), so that `stix_to_harfanglab` + `harfanglab_intel` remove what the snapshot no longer lists. Their body is `{\"generation\",\"reason\"}`, `opencti_event` is the marker's name. The end marker follows the acknowledgement of every snapshot event.").
+				Description("Emit a `snapshot_start` and a `snapshot_end` message around every complete snapshot (from `0-0`: first run, re-snapshot after a trimmed resume, reset), so that `stix_to_harfanglab` + `harfanglab_intel` remove what the snapshot no longer lists. Their body is `{\"generation\",\"reason\"}`, `opencti_event` is the marker's name. The end marker waits for the acknowledgement of every snapshot event, and the next event for the end marker's (an output batching policy therefore needs a `period`).").
 				Default(false),
 			service.NewAutoRetryNacksToggleField(),
 		).
