@@ -305,3 +305,22 @@ func TestSweepSafetyValve(t *testing.T) {
 	m.waitExact(60*time.Second, "the lists once the large sweep is allowed")
 	t.Logf("valve: refused sweep left %d orphans; allowed, 0", orphans)
 }
+
+// Issue 11.3 through the binary: a snapshot resumed (cursor still before its recover date, as
+// an older version or a dated recover_from leaves it) after the server trimmed the events that
+// follow that date. They are lost: the input compares `<recover ms>-0` with firstEventId and
+// takes the snapshot again instead of tailing from a hole.
+func TestTrimmedResumeDuringSnapshot(t *testing.T) {
+	d := deploy.New(t)
+	d.OCTI.SetStreamFaults(openctisim.StreamFaults{HeartbeatPeriod: 500 * time.Millisecond})
+	m := newIntelModel(d)
+	m.create(0, 50)
+	d.OCTI.TrimTo(deploy.StreamID, 5)
+	recoverUntil := time.Now().Add(-2 * time.Hour).UTC()
+	cursor := fmt.Sprintf(`{"start_from":"%d-0","recover_until":%q}`, recoverUntil.Add(-time.Hour).UnixMilli(), recoverUntil.Format(time.RFC3339Nano))
+	require.NoError(t, os.WriteFile(filepath.Join(d.State, "opencti_stream_"+deploy.StreamID), []byte(cursor), 0o600))
+
+	p := d.Start(60*time.Second, deploy.IntelPush)
+	m.waitExact(60*time.Second, "every indicator, the trimmed ones included")
+	assert.Contains(t, p.Logs(), "were trimmed unread and are lost")
+}
