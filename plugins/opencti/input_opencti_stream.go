@@ -43,53 +43,56 @@ const (
 	defaultCheckpointFlushTime = 250 * time.Millisecond
 )
 
-func streamInputSpec() *service.ConfigSpec {
-	return service.NewConfigSpec().
-		Stable().
-		Categories("Services").
-		Summary("Reads an OpenCTI live stream (server-sent events) and resumes from a persisted cursor.").
-		Description(`
-Connects to `+"`GET {url}/stream/{stream_id}`"+` with `+"`Authorization: Bearer`"+` and emits one message
-per `+"`create`, `update`, `delete` and `merge`"+` event. The body is the event's `+"`data:`"+` JSON
-unchanged; `+"`connected` and `heartbeat`"+` events are not messages. A `+"`data:`"+` line that is not
-valid JSON still becomes a message, flagged with an error so a `+"`catch`/`switch`"+` can dead-letter it.
+// osDescription is the input's documentation (metadata, delivery, re-snapshots, metrics).
+const osDescription = `
+Connects to ` + "`GET {url}/stream/{stream_id}`" + ` with ` + "`Authorization: Bearer`" + ` and emits one message
+per ` + "`create`, `update`, `delete` and `merge`" + ` event. The body is the event's ` + "`data:`" + ` JSON
+unchanged; ` + "`connected` and `heartbeat`" + ` events are not messages. A ` + "`data:`" + ` line that is not
+valid JSON still becomes a message, flagged with an error so a ` + "`catch`/`switch`" + ` can dead-letter it.
 
 ### Metadata
 
-- `+"`opencti_event`"+`: the SSE event name (`+"`create`, `update`, `delete`, `merge`"+`), the one to
-  dispatch on (`+"`data.type`"+` is not reliable on live streams).
-- `+"`opencti_event_id`"+`: the stream id of the event (`+"`<ms>-<seq>`"+`).
+- ` + "`opencti_event`" + `: the SSE event name (` + "`create`, `update`, `delete`, `merge`" + `), the one to
+  dispatch on (` + "`data.type`" + ` is not reliable on live streams).
+- ` + "`opencti_event_id`" + `: the stream id of the event (` + "`<ms>-<seq>`" + `).
 
 ### Delivery
 
-At-least-once, with no gaps. The cursor stored in `+"`checkpoint_cache`"+` (which must persist across
-restarts, e.g. `+"`state_file`"+`) only moves to a position once every earlier message has been
+At-least-once, with no gaps. The cursor stored in ` + "`checkpoint_cache`" + ` (which must persist across
+restarts, e.g. ` + "`state_file`" + `) only moves to a position once every earlier message has been
 acknowledged, and only past complete groups of events sharing one id (OpenCTI gives dependency events
-the id of the event that triggered them, and snapshot events share `+"`<updated_at ms>-0`"+`). After a
-crash, at most the unacknowledged window (`+"`checkpoint_limit`"+` messages) plus the acknowledgements
-of the last `+"`checkpoint_flush_interval`"+` are delivered again. Heartbeats move the cursor through
+the id of the event that triggered them, and snapshot events share ` + "`<updated_at ms>-0`" + `). After a
+crash, at most the unacknowledged window (` + "`checkpoint_limit`" + ` messages) plus the acknowledgements
+of the last ` + "`checkpoint_flush_interval`" + ` are delivered again. Heartbeats move the cursor through
 idle periods only when nothing is in flight, minus a 10 s margin.
 
 On the first run (no cursor) the input asks for a snapshot of every element updated since
-`+"`recover_from`"+` (`+"`from`"+` + `+"`recover=<now>`"+`) then tails the live stream; a crash during the
-snapshot resumes it. Disconnects, 5xx and silences longer than `+"`heartbeat_timeout`"+` reconnect with
+` + "`recover_from`" + ` (` + "`from`" + ` + ` + "`recover=<now>`" + `) then tails the live stream; a crash during the
+snapshot resumes it. Disconnects, 5xx and silences longer than ` + "`heartbeat_timeout`" + ` reconnect with
 jittered exponential back-off from the last complete group received. 401/403 and 404/410 are reported
 as configuration errors.
 
 ### Metrics
 
-`+"`opencti_stream_events_total{event}`, `opencti_stream_reconnects_total`, `opencti_stream_lag_ms`"+`
-(now − event time), `+"`opencti_stream_checkpoint_ms`"+` (persisted position),
-`+"`opencti_stream_trimmed_total`"+` (resume position older than the server's first retained event),
-`+"`opencti_stream_resnapshots_total{reason}`"+`.
+` + "`opencti_stream_events_total{event}`, `opencti_stream_reconnects_total`, `opencti_stream_lag_ms`" + `
+(now − event time), ` + "`opencti_stream_checkpoint_ms`" + ` (persisted position),
+` + "`opencti_stream_trimmed_total`" + ` (resume position older than the server's first retained event),
+` + "`opencti_stream_resnapshots_total{reason}`" + `.
 
 ### Lost events and re-snapshots
 
-When the position to resume from (the cursor, or `+"`<recover ms>-0`"+` during a snapshot) is older than
-the server's `+"`firstEventId`"+`, events were trimmed unread: the input logs how many (estimated from the
-stream's rate) and takes the `+"`recover_from`"+` snapshot again, as it does when the connector is reset
-from OpenCTI. With `+"`recover_from: now`"+` the first connection only reads `+"`connected.lastEventId`"+`
-and the stream is read again from it, so nothing published before the server's first read is lost.`).
+When the position to resume from (the cursor, or ` + "`<recover ms>-0`" + ` during a snapshot) is older than
+the server's ` + "`firstEventId`" + `, events were trimmed unread: the input logs how many (estimated from the
+stream's rate) and takes the ` + "`recover_from`" + ` snapshot again, as it does when the connector is reset
+from OpenCTI. With ` + "`recover_from: now`" + ` the first connection only reads ` + "`connected.lastEventId`" + `
+and the stream is read again from it, so nothing published before the server's first read is lost.`
+
+func streamInputSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Stable().
+		Categories("Services").
+		Summary("Reads an OpenCTI live stream (server-sent events) and resumes from a persisted cursor.").
+		Description(osDescription).
 		Fields(
 			connectionFields(service.NewDurationField(fieldTimeout).
 				Description("Connect and response-header timeout. The stream itself has no overall timeout.").
