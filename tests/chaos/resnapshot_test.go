@@ -324,3 +324,22 @@ func TestTrimmedResumeDuringSnapshot(t *testing.T) {
 	m.waitExact(60*time.Second, "every indicator, the trimmed ones included")
 	assert.Contains(t, p.Logs(), "were trimmed unread and are lost")
 }
+
+// Issue 11.4 through the binary: with recover_from now, an indicator published after the
+// server sent `connected` and before it starts reading at `$` still reaches HarfangLab.
+func TestRecoverFromNowLosesNothingBeforeTheFirstRead(t *testing.T) {
+	d := deploy.New(t)
+	d.OCTI.SetStreamFaults(openctisim.StreamFaults{HeartbeatPeriod: 500 * time.Millisecond, LiveTailDelay: 3 * time.Second})
+	m := newIntelModel(d)
+	m.create(0, 3) // before the start: not wanted with `now`
+	for i := range 3 {
+		delete(m.inds, i)
+	}
+	d.Vars["CONNECTOR_LIVE_STREAM_RECOVER_FROM"] = "now"
+	d.Start(0, deploy.IntelPush)
+	d.Eventually(30*time.Second, func() bool { return d.OCTI.StreamConnections() >= 1 }, "the stream connection", nil)
+	m.create(3, 5) // while the server is between `connected` and its first read
+	m.waitExact(30*time.Second, "the indicators published in the gap")
+	got, _ := gotIOCs(d)
+	assert.Len(t, got, 3, "two values and their shared one; nothing from before the start")
+}
