@@ -419,8 +419,8 @@ func (s *streamInput) Read(ctx context.Context) (*service.Message, service.AckFu
 	if r == nil {
 		return nil, nil, service.ErrNotConnected
 	}
-	if msg, ack, ok := s.startMarker(); ok {
-		return msg, ack, nil
+	if msg, ack, ok, err := s.startMarker(ctx); ok || err != nil {
+		return msg, ack, err
 	}
 	for {
 		var f frame

@@ -99,14 +99,18 @@ func (s *streamInput) restartSnapshot(c cursorState) {
 		c.RecoverUntil, c.SnapshotFrom, now)
 }
 
-// startMarker returns the pending snapshot_start message, if any.
-func (s *streamInput) startMarker() (*service.Message, service.AckFunc, bool) {
+// startMarker returns the pending snapshot_start message, if any, once the messages of the
+// previous stream (a re-snapshot) are acknowledged: they must not count as listed by this one.
+func (s *streamInput) startMarker(ctx context.Context) (*service.Message, service.AckFunc, bool, error) {
 	if !s.snap.startPending {
-		return nil, nil, false
+		return nil, nil, false, nil
+	}
+	if err := s.drain(ctx); err != nil {
+		return nil, nil, false, err
 	}
 	s.snap.startPending, s.snap.started, s.snap.barrier = false, true, true
 	msg, ack := s.marker(intel.ControlSnapshotStart)
-	return msg, ack, true
+	return msg, ack, true, nil
 }
 
 // snapshotBoundary emits the snapshot_end marker before the first frame past the snapshot,
