@@ -74,6 +74,7 @@ passes is removed with no event (checked every `+"`expiry_check_interval`"+`).`)
 				Default(0).
 				Advanced(),
 		).
+		Fields(sweepFields()...).
 		Example("Push OpenCTI indicators to HarfangLab, dead-lettering refused changes", "", `
 output:
   fallback:
@@ -117,6 +118,7 @@ type intelOutput struct {
 	dryRun          bool
 	expiryInterval  time.Duration
 	shard           shard
+	sweeper         *sweeper // see intel_sweep.go
 	m               intelMetrics
 	now             func() time.Time
 
@@ -184,6 +186,9 @@ func newIntelOutput(conf *service.ParsedConfig, mgr *service.Resources) (*intelO
 	}
 	o.sem = make(chan struct{}, o.maxInFlight)
 	met := mgr.Metrics()
+	if o.sweeper, err = newSweeper(conf, met); err != nil {
+		return nil, err
+	}
 	o.m = intelMetrics{
 		writes:    met.NewCounter("harfanglab_intel_writes_total", "op"),
 		rejected:  met.NewCounter("harfanglab_intel_rejected_total"),
@@ -291,6 +296,10 @@ func (o *intelOutput) Write(ctx context.Context, msg *service.Message) error {
 		o.m.rejected.Incr(1)
 		return err
 	}
+	if c.Control != "" {
+		return o.control(ctx, ix, c)
+	}
+	o.sweeper.see(ix, c)
 	if err := o.apply(ctx, ix, c, false); err != nil {
 		if ctx.Err() == nil {
 			o.m.rejected.Incr(1)

@@ -51,8 +51,18 @@ type Rule struct {
 	Content string `json:"content"`
 }
 
-// Change is the desired state of one claim.
+// Control kinds: markers the opencti_stream input puts around a complete snapshot (one that
+// lists every live element). A Change with Control set carries no claim: the output records
+// the owners named between a start and the end of the same Generation, and at the end removes
+// what every other owner still holds (the sweep), so the lists equal what the snapshot says.
+const (
+	ControlSnapshotStart = "snapshot_start"
+	ControlSnapshotEnd   = "snapshot_end"
+)
+
+// Change is the desired state of one claim, or a control marker (Control set).
 type Change struct {
+
 	// Owner is the indicator's stable key: its OpenCTI internal id (extension `id`), which
 	// survives pattern changes; the STIX id only when no internal id is known.
 	Owner string `json:"owner"`
@@ -79,10 +89,27 @@ type Change struct {
 	IOCs []IOC `json:"iocs,omitempty"`
 	// Rule is set for Sigma / YARA indicators (ViaPattern only).
 	Rule *Rule `json:"rule,omitempty"`
+
+	// Control is ControlSnapshotStart or ControlSnapshotEnd for a marker; empty for a claim.
+	Control string `json:"control,omitempty"`
+	// Generation identifies the snapshot a marker belongs to (its recover date).
+	Generation string `json:"generation,omitempty"`
+	// Reason says why the snapshot was taken (first_run, trimmed, reset, restart).
+	Reason string `json:"reason,omitempty"`
 }
 
 // Validate reports a Change that the output cannot apply.
 func (c *Change) Validate() error {
+	switch c.Control {
+	case "":
+	case ControlSnapshotStart, ControlSnapshotEnd:
+		if c.Generation == "" {
+			return fmt.Errorf("%s marker has no generation", c.Control)
+		}
+		return nil
+	default:
+		return fmt.Errorf("unknown control %q", c.Control)
+	}
 	if c.Owner == "" {
 		return fmt.Errorf("change has no owner")
 	}

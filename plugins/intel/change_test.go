@@ -47,3 +47,15 @@ func TestDecodeRejectsIncompleteChanges(t *testing.T) {
 		t.Errorf("ExpiredAt wrong around valid_until")
 	}
 }
+
+func TestSnapshotMarkers(t *testing.T) {
+	c, err := Decode([]byte(`{"control":"snapshot_end","generation":"2026-12-02T10:00:00Z","reason":"trimmed"}`))
+	if err != nil || c.Control != ControlSnapshotEnd || c.Generation == "" || c.Reason != "trimmed" {
+		t.Fatalf("Decode(snapshot_end) = %+v, %v", c, err)
+	}
+	for _, body := range []string{`{"control":"snapshot_end"}`, `{"control":"rewind","generation":"g"}`} {
+		if _, err := Decode([]byte(body)); err == nil {
+			t.Errorf("Decode(%s) accepted an invalid marker", body)
+		}
+	}
+}

@@ -52,15 +52,29 @@ type streamReader struct {
 	first   *http.Response // from the synchronous dial in Connect
 	cancel  context.CancelFunc
 	stopped atomic.Bool
+	// base ends every connection of this reader: on soft stop, or when stop is called (a
+	// re-snapshot replaces the reader).
+	base    context.Context
+	stopAll context.CancelFunc
+	probe   bool // live-tail start: end the first connection after `connected` (see onConnected)
 }
 
+// errTailProbe ends the first live-tail connection once `connected` gave the position.
+var errTailProbe = errors.New("live tail position taken")
+
+// stop ends the reader for good.
+func (r *streamReader) stop() { r.stopAll() }
+
 func newStreamReader(in *streamInput, position, recoverUntil string) *streamReader {
+	base, stopAll := in.shutSig.SoftStopCtx(context.Background())
 	return &streamReader{
 		in:      in,
 		frames:  make(chan frame, framesBuffer),
 		done:    make(chan struct{}),
 		groups:  groupTracker{closed: position},
 		recover: recoverUntil,
+		base:    base,
+		stopAll: stopAll,
 	}
 }
 
@@ -75,7 +89,7 @@ func (r *streamReader) resumePoint() (position, recoverUntil string) {
 
 // dial opens the first connection; ctx (Connect's) bounds the attempt, not the stream.
 func (r *streamReader) dial(ctx context.Context) error {
-	connCtx, cancel := r.in.shutSig.SoftStopCtx(context.Background())
+	connCtx, cancel := r.connContext()
 	stop := context.AfterFunc(ctx, cancel)
 	resp, err := r.open(connCtx)
 	if !stop() || err != nil {
@@ -168,11 +182,12 @@ func beforeDate(position, date string) bool {
 // run consumes connections until the input stops or a fatal answer arrives.
 func (r *streamReader) run() {
 	defer func() {
+		r.stopAll()
 		r.stopped.Store(true)
 		close(r.done)
 	}()
 	in := r.in
-	soft := in.shutSig.SoftStopChan()
+	soft := r.base.Done()
 	resp, cancel := r.first, r.cancel
 	attempt := 0
 	for {
@@ -182,18 +197,10 @@ func (r *streamReader) run() {
 			resp.Body.Close()
 			cancel()
 			resp = nil
-			if in.shutSig.IsSoftStopSignalled() {
+			if r.base.Err() != nil {
 				return
 			}
-			if events > 0 || time.Since(started) >= in.conf.heartbeatTimeout {
-				attempt = 0 // it worked for a while: reconnect at once
-			} else {
-				attempt++
-			}
-			in.metrics.reconnects.Incr(1)
-			pos, _ := r.resumePoint()
-			in.log.Infof("opencti_stream: stream %q interrupted after %d events (%v); reconnecting from %s",
-				in.conf.streamID, events, err, displayPosition(pos))
+			attempt = r.afterConnection(events, err, started, attempt)
 		}
 		if attempt > 0 {
 			select {
@@ -204,7 +211,7 @@ func (r *streamReader) run() {
 		}
 		var err error
 		var connCtx context.Context
-		connCtx, cancel = in.shutSig.SoftStopCtx(context.Background())
+		connCtx, cancel = r.connContext()
 		if resp, err = r.open(connCtx); err != nil {
 			cancel()
 			var fatal *errFatal
@@ -216,6 +223,30 @@ func (r *streamReader) run() {
 			in.log.Warnf("%v; retrying with back-off", err)
 		}
 	}
+}
+
+// connContext is the context of one connection: it ends with the reader.
+func (r *streamReader) connContext() (context.Context, context.CancelFunc) {
+	return context.WithCancel(r.base)
+}
+
+// afterConnection logs and counts an ended connection and returns the next back-off attempt.
+func (r *streamReader) afterConnection(events int, err error, started time.Time, attempt int) int {
+	in := r.in
+	pos, _ := r.resumePoint()
+	if errors.Is(err, errTailProbe) {
+		in.log.Debugf("opencti_stream: live tail of stream %q starts after %s; reading from there", in.conf.streamID, pos)
+		return 0
+	}
+	if events > 0 || time.Since(started) >= in.conf.heartbeatTimeout {
+		attempt = 0 // it worked for a while: reconnect at once
+	} else {
+		attempt++
+	}
+	in.metrics.reconnects.Incr(1)
+	in.log.Infof("opencti_stream: stream %q interrupted after %d events (%v); reconnecting from %s",
+		in.conf.streamID, events, err, displayPosition(pos))
+	return attempt
 }
 
 // backoff is the jittered exponential delay before attempt n (n >= 1).
@@ -276,22 +307,29 @@ func (r *streamReader) consume(resp *http.Response, cancel context.CancelFunc) (
 			events++
 		}
 		r.mu.Unlock()
+		if r.base.Err() != nil { // stopped (a re-snapshot): what this connection still holds is stale
+			return events, errors.New("reader stopped")
+		}
 		select {
 		case r.frames <- f:
-		case <-in.shutSig.SoftStopChan():
+		case <-r.base.Done():
 			return events, errors.New("input closing")
+		}
+		if f.event == "connected" && r.probe {
+			r.probe = false
+			return events, errTailProbe
 		}
 		watchdog.Reset(in.conf.heartbeatTimeout)
 	}
 }
 
-// onConnected checks the server's retention against our position and, on a live-tail start,
-// takes the server's last event id as the position. r.mu held.
+// onConnected checks the server's retention against our position (a trimmed resume starts a
+// re-snapshot) and, on a live-tail start, takes the server's last event id as the position.
+// The server starts reading at `$` only after sending `connected`, so events published in
+// between would be missed: the connection is ended and the stream read again from that id
+// (probe). r.mu held.
 func (r *streamReader) onConnected(data []byte, position string, recovering bool) string {
-	var info struct {
-		LastEventID  string `json:"lastEventId"`
-		FirstEventID string `json:"firstEventId"`
-	}
+	var info connectedInfo
 	if err := json.Unmarshal(data, &info); err != nil {
 		r.in.log.Debugf("opencti_stream: unreadable connected event: %v", err)
 		return ""
@@ -299,14 +337,13 @@ func (r *streamReader) onConnected(data []byte, position string, recovering bool
 	in := r.in
 	in.log.Infof("opencti_stream: connected to stream %q from %s (server holds %s to %s)",
 		in.conf.streamID, displayPosition(position), info.FirstEventID, info.LastEventID)
-	if position != "" && position != "0-0" && !recovering && idLess(position, info.FirstEventID) {
-		in.metrics.trimmed.Incr(1)
-		in.log.Warnf("opencti_stream: resuming stream %q from %s but the server's oldest event is %s: events in between may have been trimmed and lost; reset the cursor %q to re-snapshot",
-			in.conf.streamID, position, info.FirstEventID, in.conf.cacheKey)
+	if r.checkTrimmed(info, position, recovering) {
+		return ""
 	}
 	if r.groups.closed == "" && r.groups.open == "" {
 		if _, ok := parseEventID(info.LastEventID); ok {
 			r.groups.closed = info.LastEventID
+			r.probe = true
 			return info.LastEventID
 		}
 	}

@@ -14,6 +14,10 @@ type cursorState struct {
 	// RecoverUntil is the end of the first-run snapshot: while StartFrom is before it, a
 	// reconnect asks for the snapshot again from StartFrom (a crash in mid-snapshot resumes it).
 	RecoverUntil string `json:"recover_until,omitempty"`
+	// SnapshotFrom is set while a complete snapshot whose end must sweep the HarfangLab lists
+	// is under way: a restart takes that snapshot again from here (the owners it listed
+	// before the crash are not known any more), until its end marker is acknowledged.
+	SnapshotFrom string `json:"snapshot_from,omitempty"`
 }
 
 func (c cursorState) encode() []byte {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Jeffail/checkpoint"
@@ -33,6 +34,7 @@ const (
 	osFieldCheckpointLimit     = "checkpoint_limit"
 	osFieldCheckpointFlush     = "checkpoint_flush_interval"
 	osFieldMaxEventSize        = "max_event_size"
+	osFieldSnapshotMarkers     = "snapshot_markers"
 	metaEvent                  = "opencti_event"
 	metaEventID                = "opencti_event_id"
 	heartbeatSafetyMargin      = 10 * time.Second
@@ -41,44 +43,56 @@ const (
 	defaultCheckpointFlushTime = 250 * time.Millisecond
 )
 
-func streamInputSpec() *service.ConfigSpec {
-	return service.NewConfigSpec().
-		Stable().
-		Categories("Services").
-		Summary("Reads an OpenCTI live stream (server-sent events) and resumes from a persisted cursor.").
-		Description(`
-Connects to `+"`GET {url}/stream/{stream_id}`"+` with `+"`Authorization: Bearer`"+` and emits one message
-per `+"`create`, `update`, `delete` and `merge`"+` event. The body is the event's `+"`data:`"+` JSON
-unchanged; `+"`connected` and `heartbeat`"+` events are not messages. A `+"`data:`"+` line that is not
-valid JSON still becomes a message, flagged with an error so a `+"`catch`/`switch`"+` can dead-letter it.
+// osDescription is the input's documentation (metadata, delivery, re-snapshots, metrics).
+const osDescription = `
+Connects to ` + "`GET {url}/stream/{stream_id}`" + ` with ` + "`Authorization: Bearer`" + ` and emits one message
+per ` + "`create`, `update`, `delete` and `merge`" + ` event. The body is the event's ` + "`data:`" + ` JSON
+unchanged; ` + "`connected` and `heartbeat`" + ` events are not messages. A ` + "`data:`" + ` line that is not
+valid JSON still becomes a message, flagged with an error so a ` + "`catch`/`switch`" + ` can dead-letter it.
 
 ### Metadata
 
-- `+"`opencti_event`"+`: the SSE event name (`+"`create`, `update`, `delete`, `merge`"+`), the one to
-  dispatch on (`+"`data.type`"+` is not reliable on live streams).
-- `+"`opencti_event_id`"+`: the stream id of the event (`+"`<ms>-<seq>`"+`).
+- ` + "`opencti_event`" + `: the SSE event name (` + "`create`, `update`, `delete`, `merge`" + `), the one to
+  dispatch on (` + "`data.type`" + ` is not reliable on live streams).
+- ` + "`opencti_event_id`" + `: the stream id of the event (` + "`<ms>-<seq>`" + `).
 
 ### Delivery
 
-At-least-once, with no gaps. The cursor stored in `+"`checkpoint_cache`"+` (which must persist across
-restarts, e.g. `+"`state_file`"+`) only moves to a position once every earlier message has been
+At-least-once, with no gaps. The cursor stored in ` + "`checkpoint_cache`" + ` (which must persist across
+restarts, e.g. ` + "`state_file`" + `) only moves to a position once every earlier message has been
 acknowledged, and only past complete groups of events sharing one id (OpenCTI gives dependency events
-the id of the event that triggered them, and snapshot events share `+"`<updated_at ms>-0`"+`). After a
-crash, at most the unacknowledged window (`+"`checkpoint_limit`"+` messages) plus the acknowledgements
-of the last `+"`checkpoint_flush_interval`"+` are delivered again. Heartbeats move the cursor through
+the id of the event that triggered them, and snapshot events share ` + "`<updated_at ms>-0`" + `). After a
+crash, at most the unacknowledged window (` + "`checkpoint_limit`" + ` messages) plus the acknowledgements
+of the last ` + "`checkpoint_flush_interval`" + ` are delivered again. Heartbeats move the cursor through
 idle periods only when nothing is in flight, minus a 10 s margin.
 
 On the first run (no cursor) the input asks for a snapshot of every element updated since
-`+"`recover_from`"+` (`+"`from`"+` + `+"`recover=<now>`"+`) then tails the live stream; a crash during the
-snapshot resumes it. Disconnects, 5xx and silences longer than `+"`heartbeat_timeout`"+` reconnect with
+` + "`recover_from`" + ` (` + "`from`" + ` + ` + "`recover=<now>`" + `) then tails the live stream; a crash during the
+snapshot resumes it. Disconnects, 5xx and silences longer than ` + "`heartbeat_timeout`" + ` reconnect with
 jittered exponential back-off from the last complete group received. 401/403 and 404/410 are reported
 as configuration errors.
 
 ### Metrics
 
-`+"`opencti_stream_events_total{event}`, `opencti_stream_reconnects_total`, `opencti_stream_lag_ms`"+`
-(now − event time), `+"`opencti_stream_checkpoint_ms`"+` (persisted position),
-`+"`opencti_stream_trimmed_total`"+` (resume position older than the server's first retained event).`).
+` + "`opencti_stream_events_total{event}`, `opencti_stream_reconnects_total`, `opencti_stream_lag_ms`" + `
+(now − event time), ` + "`opencti_stream_checkpoint_ms`" + ` (persisted position),
+` + "`opencti_stream_trimmed_total`" + ` (resume position older than the server's first retained event),
+` + "`opencti_stream_resnapshots_total{reason}`" + `.
+
+### Lost events and re-snapshots
+
+When the position to resume from (the cursor, or ` + "`<recover ms>-0`" + ` during a snapshot) is older than
+the server's ` + "`firstEventId`" + `, events were trimmed unread: the input logs how many (estimated from the
+stream's rate) and takes the ` + "`recover_from`" + ` snapshot again, as it does when the connector is reset
+from OpenCTI. With ` + "`recover_from: now`" + ` the first connection only reads ` + "`connected.lastEventId`" + `
+and the stream is read again from it, so nothing published before the server's first read is lost.`
+
+func streamInputSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Stable().
+		Categories("Services").
+		Summary("Reads an OpenCTI live stream (server-sent events) and resumes from a persisted cursor.").
+		Description(osDescription).
 		Fields(
 			connectionFields(service.NewDurationField(fieldTimeout).
 				Description("Connect and response-header timeout. The stream itself has no overall timeout.").
@@ -108,6 +122,9 @@ as configuration errors.
 			service.NewIntField(osFieldMaxEventSize).
 				Description("Largest event accepted, in bytes (OpenCTI events are single lines of up to several MB).").
 				Default(defaultMaxEventSize).Advanced(),
+			service.NewBoolField(osFieldSnapshotMarkers).
+				Description("Emit a `snapshot_start` and a `snapshot_end` message around every complete snapshot (from `0-0`: first run, re-snapshot after a trimmed resume, reset), so that `stix_to_harfanglab` + `harfanglab_intel` remove what the snapshot no longer lists. Their body is `{\"generation\",\"reason\"}`, `opencti_event` is the marker's name. The end marker waits for the acknowledgement of every snapshot event, and the next event for the end marker's (an output batching policy therefore needs a `period`).").
+				Default(false),
 			service.NewAutoRetryNacksToggleField(),
 			connectorRegistrationField(),
 		).
@@ -151,6 +168,7 @@ type streamConfig struct {
 	checkpointLimit  int
 	flushInterval    time.Duration
 	maxEventSize     int
+	snapshotMarkers  bool
 }
 
 func parseStreamConfig(conf *service.ParsedConfig) (c streamConfig, err error) {
@@ -213,6 +231,9 @@ func parseStreamConfig(conf *service.ParsedConfig) (c streamConfig, err error) {
 	if c.maxEventSize, err = conf.FieldInt(osFieldMaxEventSize); err != nil {
 		return c, err
 	}
+	if c.snapshotMarkers, err = conf.FieldBool(osFieldSnapshotMarkers); err != nil {
+		return c, err
+	}
 	if c.maxEventSize < 4096 {
 		return c, fmt.Errorf("%s must be at least 4096 bytes", osFieldMaxEventSize)
 	}
@@ -223,6 +244,7 @@ type streamMetrics struct {
 	events     *service.MetricCounter
 	reconnects *service.MetricCounter
 	trimmed    *service.MetricCounter
+	resnaps    *service.MetricCounter
 	lag        *service.MetricGauge
 	checkpoint *service.MetricGauge
 }
@@ -243,14 +265,18 @@ type streamInput struct {
 	connMu   sync.Mutex
 	loaded   bool   // cursor read from the cache
 	position string // start position for the next (re)connect
-	recover  string // RecoverUntil of the cursor; set once by loadCursor, before any goroutine reads it
 	reader   *streamReader
-	held     *frame         // see Read; only touched by Read
 	link     *connectorLink // OpenCTI connector registration (input_registration.go); nil: none
+	held     *frame         // see Read; only touched by Read
+	resnap   string         // reason of a requested re-snapshot, applied by the next Connect
+	snap     snapshotRun
+	markers  atomic.Int32 // snapshot markers not acknowledged yet
 
 	commitMu  sync.Mutex
 	committed string // highest safe position reached (never moves backwards)
-	written   string // last value written to the cache
+	recover   string // RecoverUntil: end of the current snapshot ("" when none)
+	snapFrom  string // SnapshotFrom: start of a complete snapshot whose sweep is pending
+	written   cursorState
 	writeMu   sync.Mutex
 	closeOnce sync.Once
 }
@@ -287,6 +313,7 @@ func newStreamInput(conf *service.ParsedConfig, mgr *service.Resources) (*stream
 			events:     m.NewCounter("opencti_stream_events_total", "event"),
 			reconnects: m.NewCounter("opencti_stream_reconnects_total"),
 			trimmed:    m.NewCounter("opencti_stream_trimmed_total"),
+			resnaps:    m.NewCounter("opencti_stream_resnapshots_total", "reason"),
 			lag:        m.NewGauge("opencti_stream_lag_ms"),
 			checkpoint: m.NewGauge("opencti_stream_checkpoint_ms"),
 		},
@@ -328,7 +355,16 @@ func (s *streamInput) Connect(ctx context.Context) error {
 	if s.reader != nil {
 		s.position, _ = s.reader.resumePoint()
 	}
-	r := newStreamReader(s, s.position, s.recover)
+	if reason := s.resnap; reason != "" {
+		s.resnap = ""
+		if err := s.startSnapshot(ctx, reason); err != nil {
+			return err
+		}
+	}
+	s.commitMu.Lock()
+	recoverUntil := s.recover
+	s.commitMu.Unlock()
+	r := newStreamReader(s, s.position, recoverUntil)
 	if err := r.dial(ctx); err != nil {
 		return err
 	}
@@ -353,16 +389,12 @@ func (s *streamInput) loadCursor(ctx context.Context) error {
 	}
 	switch {
 	case errors.Is(getErr, service.ErrKeyNotFound):
-		s.position = s.conf.firstPosition
-		if s.position != "" {
-			s.recover = time.Now().UTC().Format(time.RFC3339Nano)
-		}
-		s.log.Infof("opencti_stream: no cursor under %q, first run from %s", s.conf.cacheKey, displayPosition(s.position))
-		if s.position == "" {
+		s.log.Infof("opencti_stream: no cursor under %q, first run from %s", s.conf.cacheKey, displayPosition(s.conf.firstPosition))
+		if s.conf.firstPosition == "" {
 			return nil // live tail: the position comes from the connected event
 		}
-		s.committed = s.position
-		return s.writeCursor(ctx)
+		s.committed = s.conf.firstPosition
+		return s.startSnapshot(ctx, reasonFirstRun)
 	case getErr != nil:
 		return fmt.Errorf("opencti_stream: reading cursor %q: %w", s.conf.cacheKey, getErr)
 	}
@@ -370,7 +402,11 @@ func (s *streamInput) loadCursor(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("opencti_stream: cursor %q: %w", s.conf.cacheKey, err)
 	}
-	s.position, s.recover, s.committed, s.written = c.StartFrom, c.RecoverUntil, c.StartFrom, c.StartFrom
+	s.position, s.recover, s.committed, s.written = c.StartFrom, c.RecoverUntil, c.StartFrom, c
+	if c.SnapshotFrom != "" && s.conf.snapshotMarkers {
+		s.restartSnapshot(c)
+		return nil
+	}
 	s.log.Infof("opencti_stream: resuming after %s", displayPosition(s.position))
 	return nil
 }
@@ -389,6 +425,9 @@ func (s *streamInput) Read(ctx context.Context) (*service.Message, service.AckFu
 	s.connMu.Unlock()
 	if r == nil {
 		return nil, nil, service.ErrNotConnected
+	}
+	if msg, ack, ok, err := s.startMarker(ctx); ok || err != nil {
+		return msg, ack, err
 	}
 	for {
 		var f frame
@@ -422,6 +461,12 @@ func (s *streamInput) Read(ctx context.Context) (*service.Message, service.AckFu
 // handle turns a frame into a message (done=true) or consumes a control frame. A frame that
 // could not be tracked is held for the next Read.
 func (s *streamInput) handle(ctx context.Context, f frame) (msg *service.Message, ack service.AckFunc, done bool, err error) {
+	if msg, ack, done, err = s.snapshotBoundary(ctx, f); done || err != nil {
+		if err != nil || msg != nil {
+			s.held = &f // processed after the marker (or at the next Read)
+		}
+		return msg, ack, msg != nil || err != nil, err
+	}
 	switch f.event {
 	case "create", "update", "delete", "merge":
 		msg, ack, err = s.message(ctx, f)
@@ -513,7 +558,9 @@ func (s *streamInput) control(ctx context.Context, f frame) error {
 
 // snapshotEnd is the position where the live stream starts after the first-run snapshot.
 func (s *streamInput) snapshotEnd() (eventID, bool) {
+	s.commitMu.Lock()
 	recoverUntil := s.recover
+	s.commitMu.Unlock()
 	t, err := time.Parse(time.RFC3339Nano, recoverUntil)
 	if recoverUntil == "" || err != nil {
 		return eventID{}, false
@@ -538,13 +585,11 @@ func (s *streamInput) writeCursor(ctx context.Context) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.commitMu.Lock()
-	pos := s.committed
+	state := cursorState{StartFrom: s.committed, RecoverUntil: s.recover, SnapshotFrom: s.snapFrom}
 	s.commitMu.Unlock()
-	if pos == "" || pos == s.written {
+	if state.StartFrom == "" || state == s.written {
 		return nil
 	}
-	recoverUntil := s.recover
-	state := cursorState{StartFrom: pos, RecoverUntil: recoverUntil}
 	var setErr error
 	if err := s.mgr.AccessCache(ctx, s.conf.cacheName, func(c service.Cache) {
 		setErr = c.Set(ctx, s.conf.cacheKey, state.encode(), nil)
@@ -554,7 +599,7 @@ func (s *streamInput) writeCursor(ctx context.Context) error {
 	if setErr != nil {
 		return fmt.Errorf("opencti_stream: writing cursor %q: %w", s.conf.cacheKey, setErr)
 	}
-	s.written = pos
+	s.written = state
 	return nil
 }
 

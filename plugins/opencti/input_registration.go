@@ -259,7 +259,7 @@ func (l *connectorLink) ping(ctx context.Context) {
 		// What pycti reads as a remote reset (PingAlive): the state we sent was not stored.
 		l.resets.Add(1)
 		l.log.Warnf("opencti_stream: the state of connector %s was reset in OpenCTI (it held %s): starting the snapshot again from recover_from", l.reg.ID, state)
-		l.onReset("connector state reset in OpenCTI")
+		l.onReset(reasonReset)
 	default:
 		l.log.Warnf("opencti_stream: OpenCTI answered state %s for connector %s after we sent %s: is another process using this connector id?", remote, l.reg.ID, state)
 	}

@@ -76,6 +76,7 @@ func TestReadSendsHeadersAndTracksCursor(t *testing.T) {
 	require.NoError(t, err)
 	defer sim.Close()
 	sim.SetStreamFaults(openctisim.StreamFaults{HeartbeatPeriod: 50 * time.Millisecond})
+	sim.PublishWithID("s1", "50-0", "create", []byte(`{"data":{"id":"a"}}`)) // the cursor's: retained
 	sim.PublishWithID("s1", "100-0", "create", []byte(`{"data":{"id":"a"}}`))
 	sim.PublishWithID("s1", "200-0", "update", []byte(`{"data":{"id":"a"}}`))
 
@@ -154,6 +155,7 @@ func TestCancelledReadKeepsTheFrame(t *testing.T) {
 	url, err := sim.Start("")
 	require.NoError(t, err)
 	defer sim.Close()
+	sim.PublishWithID("live", "1-0", "create", []byte(`{"n":0}`)) // the cursor's: retained
 	sim.PublishWithID("live", "100-0", "create", []byte(`{"n":1}`))
 	sim.PublishWithID("live", "200-0", "create", []byte(`{"n":2}`))
 

@@ -78,6 +78,12 @@ func encodeChange(c *intel.Change) []byte {
 		b = appendString(b, c.Rule.Content)
 		b = append(b, '}')
 	}
+	for _, f := range [...]struct{ key, value string }{{`,"control":`, c.Control}, {`,"generation":`, c.Generation}, {`,"reason":`, c.Reason}} {
+		if f.value != "" {
+			b = append(b, f.key...)
+			b = appendString(b, f.value)
+		}
+	}
 	return append(b, '}')
 }
 

@@ -2,6 +2,7 @@ package stix
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -41,7 +42,8 @@ const shDescription = "Takes the messages of the `opencti_stream` input (body: t
 	"and emits zero or more messages, each the JSON of one desired-state change of one claim (package\n" +
 	"`plugins/intel`): the full set of IOCs, or the Sigma rule / YARA file, that one indicator (or one of its\n" +
 	"based-on relationships) wants in HarfangLab. Metadata is kept and `harfanglab_owner` is set to the\n" +
-	"owning indicator's id.\n\n" +
+	"owning indicator's id. The input's `snapshot_start` / `snapshot_end` markers (`snapshot_markers`) pass\n" +
+	"through as intel control changes with their generation, for the output's sweep.\n\n" +
 	"An indicator is live when it is not revoked, its detection flag is true, its `valid_until` is absent or in\n" +
 	"the future and its score is at least `min_score`. STIX patterns are parsed with a complete STIX 2.1\n" +
 	"patterning parser: IOCs come from `=` and `IN` on domain-name/hostname, ipv4/ipv6-addr, url, file:name\n" +
@@ -175,7 +177,11 @@ func (p *stixToHarfangLab) Process(_ context.Context, msg *service.Message) (ser
 		}
 		m := msg.Copy()
 		m.SetBytes(encodeChange(c))
-		m.MetaSet(metaOwner, c.Owner)
+		if c.Control != "" {
+			m.MetaSet(metaOwner, c.Control) // a stable key (scale-out: one partition)
+		} else {
+			m.MetaSet(metaOwner, c.Owner)
+		}
 		out = append(out, m)
 		p.mChanges.Incr(1, strconv.FormatBool(c.Live))
 	}
@@ -191,6 +197,8 @@ func (p *stixToHarfangLab) translateMessage(msg *service.Message) ([]*intel.Chan
 	}
 	switch eventType {
 	case "create", "update", "delete", "merge":
+	case intel.ControlSnapshotStart, intel.ControlSnapshotEnd:
+		return snapshotMarker(eventType, msg)
 	default:
 		p.log.Debugf("dropping OpenCTI %q event: not a change", eventType)
 		return nil, dropEventType, nil
@@ -205,6 +213,20 @@ func (p *stixToHarfangLab) translateMessage(msg *service.Message) ([]*intel.Chan
 	}
 	seq, _ := msg.MetaGet(metaEventID)
 	return p.translate(eventType, seq, ev)
+}
+
+// snapshotMarker passes a snapshot marker of the opencti_stream input on to harfanglab_intel.
+func snapshotMarker(kind string, msg *service.Message) ([]*intel.Change, string, error) {
+	body, err := msg.AsBytes()
+	if err != nil {
+		return nil, "decode", fmt.Errorf("reading %s marker: %w", kind, err)
+	}
+	c := &intel.Change{Control: kind}
+	if err := json.Unmarshal(body, c); err != nil {
+		return nil, "decode", fmt.Errorf("decoding %s marker: %w", kind, err)
+	}
+	c.Control = kind
+	return []*intel.Change{c}, "", nil
 }
 
 func (p *stixToHarfangLab) translate(eventType, seq string, ev *event) ([]*intel.Change, string, error) {

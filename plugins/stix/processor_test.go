@@ -1,6 +1,7 @@
 package stix
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -415,4 +416,20 @@ func TestBadInput(t *testing.T) {
 	msg.MetaDelete(metaEvent)
 	_, err := p.Process(t.Context(), msg)
 	require.ErrorContains(t, err, "no opencti_event metadata")
+}
+
+// Snapshot markers of the input reach harfanglab_intel as control changes.
+func TestSnapshotMarkersPassThrough(t *testing.T) {
+	p := newTestProcessor(t, ``)
+	for _, kind := range []string{intel.ControlSnapshotStart, intel.ControlSnapshotEnd} {
+		msg := service.NewMessage([]byte(`{"generation":"2026-12-02T10:00:00Z","reason":"trimmed"}`))
+		msg.MetaSetMut(metaEvent, kind)
+		batch, err := p.Process(context.Background(), msg)
+		require.NoError(t, err)
+		require.Len(t, batch, 1)
+		b, _ := batch[0].AsBytes()
+		c, err := intel.Decode(b)
+		require.NoError(t, err)
+		assert.Equal(t, &intel.Change{Control: kind, Generation: "2026-12-02T10:00:00Z", Reason: "trimmed"}, c)
+	}
 }

@@ -22,7 +22,7 @@ func BenchmarkInput(b *testing.B) {
 		sim.Publish("live", "create", body)
 	}
 	dir := b.TempDir()
-	seedCursor(b, dir, "1-0")
+	seedCursor(b, dir, "0-0")
 	builder := service.NewStreamBuilder()
 	require.NoError(b, builder.AddInputYAML(fmt.Sprintf("opencti_stream:\n  url: %s\n  token: %s\n  checkpoint_cache: cursor\n", u, testToken)))
 	require.NoError(b, builder.AddResourcesYAML("cache_resources:\n  - label: cursor\n    state_file:\n      directory: "+dir+"\n"))

@@ -49,7 +49,7 @@ func TestThroughput(t *testing.T) {
 		last = sim.Publish("live", "create", envelope(fmt.Sprintf("indicator--%08d", i), 2048))
 	}
 	dir := t.TempDir()
-	seedCursor(t, dir, "1-0")
+	seedCursor(t, dir, "0-0")
 	conf := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil, benchConfig, u, testToken, dir), 0o600))
 

@@ -46,6 +46,30 @@ type StreamFaults struct {
 	// FirstRetainedID simulates Redis trimming: events with a smaller id are never served and
 	// the `connected` payload reports it as firstEventId.
 	FirstRetainedID string
+	// LiveTailDelay is the time between `connected` and the first read of a live-tail
+	// connection (no start position): the server reads from `$` only then, so events published
+	// in between are never sent on that connection (opencti-server-evidence.md §2.3).
+	LiveTailDelay time.Duration
+}
+
+// TrimTo simulates Redis MAXLEN trimming of a stream: only its last keep events stay
+// readable (FirstRetainedID is set to the oldest of them, for every stream). It returns that id.
+func (s *Server) TrimTo(streamID string, keep int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.stream.log(streamID)
+	first := s.stream.lastID
+	first.seq++ // nothing retained: the next id
+	if keep > 0 && len(l.events) > 0 {
+		ids := make([]simEventID, len(l.events))
+		for i, e := range l.events {
+			ids[i] = e.id
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i].less(ids[j]) })
+		first = ids[max(0, len(ids)-keep)]
+	}
+	s.stream.faults.FirstRetainedID = first.String()
+	return first.String()
 }
 
 // octiExtension is the OpenCTI STIX extension that carries updated_at.
@@ -417,7 +441,14 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		}
 		from = recoverPos
 	} else if !hasFrom {
-		from, hasFrom = last, true // live tail
+		// Live tail: the server starts at `$` once `connected` is sent (and read), not at the
+		// lastEventId that event reported.
+		if f.LiveTailDelay > 0 && !sleepCtx(r, f.LiveTailDelay) {
+			return
+		}
+		s.mu.Lock()
+		from, hasFrom = s.stream.lastID, true
+		s.mu.Unlock()
 	}
 	c.lastID, c.hasID = from, true
 	s.tail(r, c, l, deps, from, listenDelete)

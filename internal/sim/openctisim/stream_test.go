@@ -166,3 +166,37 @@ func TestStreamPublishIDsIncrease(t *testing.T) {
 		prev = id
 	}
 }
+
+// TrimTo keeps the last events readable and reports the oldest as firstEventId; a resume
+// from before it gets only what is retained.
+func TestStreamTrimTo(t *testing.T) {
+	s, u := startStreamSim(t)
+	for _, id := range []string{"1000-0", "2000-0", "3000-0", "4000-0"} {
+		s.PublishWithID("live", id, "create", []byte(`{"data":{"id":"x"}}`))
+	}
+	if first := s.TrimTo("live", 2); first != "3000-0" {
+		t.Fatalf("TrimTo = %s, want 3000-0", first)
+	}
+	_, evs := readEvents(t, u+"/stream/live", http.Header{"Last-Event-Id": {"1000-0"}}, 3)
+	var info struct{ FirstEventID string }
+	if len(evs) < 3 || json.Unmarshal([]byte(evs[0].data), &info) != nil || info.FirstEventID != "3000-0" || evs[1].id != "3000-0" || evs[2].id != "4000-0" {
+		t.Fatalf("after TrimTo: %+v", evs)
+	}
+}
+
+// A live-tail connection starts at `$` only after LiveTailDelay: what is published between
+// `connected` and then is not sent on it.
+func TestStreamLiveTailStartsAfterConnected(t *testing.T) {
+	s, u := startStreamSim(t)
+	s.SetStreamFaults(StreamFaults{HeartbeatPeriod: time.Hour, LiveTailDelay: 300 * time.Millisecond, DisconnectEvery: 1})
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		s.Publish("live", "create", []byte(`{"data":{"id":"gap"}}`))
+		time.Sleep(400 * time.Millisecond)
+		s.Publish("live", "create", []byte(`{"data":{"id":"after"}}`))
+	}()
+	_, evs := readEvents(t, u+"/stream/live", nil, 10) // ends after one data event
+	if len(evs) != 2 || evs[0].event != "connected" || !strings.Contains(evs[1].data, "after") {
+		t.Fatalf("want connected then the event published after the first read, got %+v", evs)
+	}
+}
