@@ -166,9 +166,11 @@ func TestRegistrationFailureDoesNotStopTheStream(t *testing.T) {
 	sim, url := startOCTISim(t)
 	sim.SetConnectorAPI(false)
 	sim.PublishWithID("s1", "100-0", "create", []byte(`{"data":{"id":"a"}}`))
+	sim.PublishWithID("s1", "200-0", "create", []byte(`{"data":{"id":"b"}}`))
 	in := newTestInput(t, "url: "+url+"\ntoken: tok\nstream_id: s1\ncheckpoint_cache: cursor\n"+
 		"connector:\n  id_seed: "+testSeed+"\n  ping_interval: 50ms\n")
-	setCursor(t, in, `{"start_from":"50-0"}`)
+	// A position the stream still holds (an older one is a trimmed resume: a re-snapshot).
+	setCursor(t, in, `{"start_from":"100-0"}`)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, in.Connect(ctx))
