@@ -49,7 +49,12 @@ func ruleKey(kind, owner, content string) string {
 func ruleName(h ruleHolder, kind string) (string, error) {
 	suffix := " [" + h.owner + "]"
 	if h.validUntil != nil {
-		suffix = " (until " + h.validUntil.UTC().Format(ruleUntilLayout) + ")" + suffix
+		// Rounded up to the second: a restart may expire it a little late, never early.
+		until := h.validUntil.UTC()
+		if t := until.Truncate(time.Second); !t.Equal(until) {
+			until = t.Add(time.Second)
+		}
+		suffix = " (until " + until.Format(ruleUntilLayout) + ")" + suffix
 	}
 	room := maxRuleNameLen - len([]rune(suffix))
 	if room < 1 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Jeffail/shutdown"
@@ -125,6 +126,9 @@ type intelOutput struct {
 	connMu sync.Mutex
 	idx    *index
 
+	authFailed   atomic.Bool  // HarfangLab refused the token: writes wait for Connect
+	authAttempts atomic.Int32 // reconnections since the last successful write (back-off)
+
 	dryIDs    sync.Mutex
 	dryNextID int
 
@@ -199,8 +203,23 @@ func (o *intelOutput) Connect(ctx context.Context) error {
 	o.connMu.Lock()
 	defer o.connMu.Unlock()
 	if o.idx != nil {
+		if o.authFailed.Load() {
+			return o.reconnectAuth(ctx)
+		}
 		return nil
 	}
+	if err := o.load(ctx); err != nil {
+		if IsAuthFailure(err) {
+			return authError(err)
+		}
+		return err
+	}
+	o.startOnce.Do(func() { go o.expiryLoop() })
+	return nil
+}
+
+// load finds or creates the three lists and fills a new index with what they hold.
+func (o *intelOutput) load(ctx context.Context) error {
 	start := o.now()
 	ix := newIndex()
 	ix.shard = o.shard
@@ -239,7 +258,6 @@ func (o *intelOutput) Connect(ctx context.Context) error {
 	o.idx = ix
 	o.m.entries.Set(ix.live.Load())
 	o.log.Infof("HarfangLab lists %q loaded: %d entries, %d owners, in %v", o.sourceListName, ix.live.Load(), len(ix.owners), o.now().Sub(start).Round(time.Millisecond))
-	o.startOnce.Do(func() { go o.expiryLoop() })
 	return nil
 }
 
@@ -292,11 +310,15 @@ func (o *intelOutput) Write(ctx context.Context, msg *service.Message) error {
 		return err
 	}
 	if err := o.apply(ctx, ix, c, false); err != nil {
+		if IsAuthFailure(err) {
+			return o.onAuthFailure(err)
+		}
 		if ctx.Err() == nil {
 			o.m.rejected.Incr(1)
 		}
 		return err
 	}
+	o.authAttempts.Store(0)
 	return nil
 }
 
