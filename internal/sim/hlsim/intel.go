@@ -49,6 +49,7 @@ type IOCRule struct {
 	HLLocalTestingStatus *string `json:"hl_local_testing_status"`
 	Enabled              bool    `json:"enabled"`
 	BlockOnAgent         bool    `json:"block_on_agent"`
+	GlobalState          string  `json:"global_state,omitempty"` // newer consoles (K, W, D)
 	CreationDate         string  `json:"creation_date"`
 	LastUpdate           string  `json:"last_update"`
 
@@ -67,6 +68,7 @@ type Rule struct {
 	HLStatus             string   `json:"hl_status"`
 	HLLocalTestingStatus *string  `json:"hl_local_testing_status"`
 	Enabled              bool     `json:"enabled"`
+	GlobalState          string   `json:"global_state,omitempty"` // newer consoles (K, W, D)
 	CreationDate         string   `json:"creation_date"`
 	LastUpdate           string   `json:"last_update"`
 

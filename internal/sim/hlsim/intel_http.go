@@ -275,6 +275,7 @@ func applyIOCFields(ioc *IOCRule, body map[string]json.RawMessage, errs map[stri
 	field(body, "hl_status", &ioc.HLStatus, errs)
 	field(body, "enabled", &ioc.Enabled, errs)
 	field(body, "block_on_agent", &ioc.BlockOnAgent, errs)
+	field(body, "global_state", &ioc.GlobalState, errs)
 	if raw, ok := body["hl_local_testing_status"]; ok {
 		var v *string
 		_ = json.Unmarshal(raw, &v)
@@ -430,6 +431,7 @@ func applyRuleFields(rule *Rule, body map[string]json.RawMessage, errs map[strin
 	field(body, "description", &rule.Description, errs)
 	field(body, "hl_status", &rule.HLStatus, errs)
 	field(body, "enabled", &rule.Enabled, errs)
+	field(body, "global_state", &rule.GlobalState, errs)
 	if raw, ok := body["hl_local_testing_status"]; ok {
 		var v *string
 		_ = json.Unmarshal(raw, &v)

@@ -3,6 +3,7 @@ package hlsim
 import (
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -102,7 +103,8 @@ func strictRuleFields(kind string, r *Rule) {
 }
 
 // strictIOCValue checks the value formats a real console refuses with a 400 (K: "400 for
-// unsupported value formats"): IP types take an address or a CIDR, domains no blanks or slashes.
+// unsupported value formats"): IP types take an address or a CIDR, domains no blanks or slashes,
+// URLs a scheme and a host. The exact rules of a real console are not known.
 func strictIOCValue(typ, value string, errs map[string][]string) {
 	if errs["value"] != nil {
 		return
@@ -117,6 +119,10 @@ func strictIOCValue(typ, value string, errs map[string][]string) {
 	case "domain_name":
 		if strings.ContainsAny(value, " /\t\n") {
 			errs["value"] = []string{"Enter a valid domain name."}
+		}
+	case "url": // Django's URLValidator message; a URL needs a scheme and a host
+		if u, err := url.Parse(value); err != nil || u.Scheme == "" || u.Host == "" {
+			errs["value"] = []string{"Enter a valid URL."}
 		}
 	}
 }
