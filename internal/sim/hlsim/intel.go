@@ -73,6 +73,7 @@ type Rule struct {
 	LastUpdate           string   `json:"last_update"`
 
 	seq int64
+	sid string // Sigma `id:` of Content (kept by deriveRuleNames)
 }
 
 // intelStore holds the threat-intelligence part (sources, IOC rules, Sigma rules, YARA files).
@@ -227,6 +228,7 @@ func deriveRuleNames(r *Rule, kind string) {
 		if m := sigmaTitle.FindStringSubmatch(r.Content); m != nil {
 			r.RuleName = m[1]
 		}
+		r.sid = sigmaID(r.Content)
 		return
 	}
 	r.RuleNames = nil

@@ -58,7 +58,7 @@ func (st *intelStore) sigmaIDTaken(id, except string) *Rule {
 		return nil
 	}
 	for _, r := range st.sigma {
-		if r.ID != except && sigmaID(r.Content) == id {
+		if r.ID != except && r.sid == id {
 			return r
 		}
 	}
