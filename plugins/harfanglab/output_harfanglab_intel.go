@@ -40,13 +40,25 @@ request.
 Ownership is recorded in each IOC rule's `+"`comment`"+` JSON (`+"`indicator_ids`"+`, plus `+"`indicator_id`"+` and
 `+"`indicator_score`"+` as the older connectors wrote). A value owned by several indicators stays until
 its last owner goes; then it is deleted (`+"`remove_indicator: true`"+`) or disabled. Entries whose comment
-is not ours (typed by an analyst, another tool) are never modified or deleted. Sigma rules and YARA
-files are one entry per indicator, named `+"`<indicator name> [<owner>]`"+`, updated in place.
+is not ours (typed by an analyst, another tool) are never modified or deleted.
+
+Sigma rules and YARA files are named `+"`<indicator name>[ (until <valid_until>)] [<owner>]`"+`: the
+name is the field HarfangLab is known to keep (it drops `+"`description`"+`), so the owner and its expiry
+survive a restart. HarfangLab keeps one Sigma rule per Sigma `+"`id`"+` across all lists: indicators
+carrying the same rule share one entry (named after its first owner), and a rule already present in
+another list is reported (`+"`harfanglab_intel_conflicts_total`"+`, a log line naming the list, the
+dead letter) and left alone. Stored Sigma content is compared parsed (HarfangLab re-serialises
+the YAML), so a restart and full replay write nothing. Upload answers are read from their
+`+"`status`"+` list whatever its JSON types; refusals and PATCH `+"`errors`"+` carry HarfangLab's reason.
+Disabling sends `+"`global_state: disabled`"+` beside `+"`enabled: false`"+`.
 
 Writes to one value are applied in order; different values are written concurrently up to
 `+"`max_in_flight`"+`. HarfangLab 429 (honouring `+"`Retry-After`"+`), 5xx, timeouts and network errors are retried
 inside the output until they succeed, so only changes HarfangLab refuses for good (validation
-errors) fail: route them to a dead-letter output with `+"`fallback`"+`. An indicator whose `+"`valid_until`"+`
+errors, e.g. an IOC value format, with HarfangLab's reason) fail: route them to a dead-letter
+output with `+"`fallback`"+`. A refused token (401/403) is a configuration error, not a bad change: the
+output reports itself not connected (`+"`/ready`"+` false, one log line naming `+"`HARFANGLAB_TOKEN`"+`), probes
+the token with back-off and resumes with the waiting changes once HarfangLab accepts it. An indicator whose `+"`valid_until`"+`
 passes is removed with no event (checked every `+"`expiry_check_interval`"+`).`).
 		Fields(ClientFields()...).
 		Fields(
