@@ -258,3 +258,28 @@ func recordingProxy(t *testing.T, sim *hlsim.Server, bodies *[]string) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// TestIntelRulesOnLenientConsole: the older answer shapes (HTTP 200, integer codes, description
+// kept, content verbatim) still work, and a restart plus replay still writes nothing.
+func TestIntelRulesOnLenientConsole(t *testing.T) {
+	f := newIntelFixture(t)
+	f.sim.SetLenient(true)
+	o := f.output("")
+	mustWrite(t, o, sigmaChange("A", "1-0", sigmaWithID))
+	mustWrite(t, o, intel.Change{Owner: "Y", Via: intel.ViaPattern, Seq: "1-0", Live: true, Name: "y", Rule: &intel.Rule{Kind: intel.RuleYara, Content: "rule Y { condition: true }"}})
+	err := write(t, o, intel.Change{Owner: "Z", Via: intel.ViaPattern, Seq: "1-0", Live: true, Name: "z", Rule: &intel.Rule{Kind: intel.RuleYara, Content: "not yara"}})
+	var perm *permanentError
+	require.ErrorAs(t, err, &perm)
+	assert.Contains(t, err.Error(), "Invalid YARA file")
+	require.Len(t, f.sim.SigmaRules(list), 1)
+	assert.Equal(t, sigmaWithID, f.sim.SigmaRules(list)[0].Content)
+	require.NoError(t, o.Close(t.Context()))
+	o2 := f.output("")
+	w0 := f.sim.WriteCount()
+	mustWrite(t, o2, sigmaChange("A", "1-0", sigmaWithID))
+	assert.Equal(t, w0, f.sim.WriteCount())
+	mustWrite(t, o2, dead("A", intel.ViaPattern, "2-0"))
+	mustWrite(t, o2, dead("Y", intel.ViaPattern, "2-0"))
+	assert.Empty(t, f.sim.SigmaRules(list))
+	assert.Empty(t, f.sim.YaraFiles(list))
+}
