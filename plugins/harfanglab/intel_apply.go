@@ -133,7 +133,7 @@ func (o *intelOutput) runPlan(ctx context.Context, ix *index, s *ownerState, c *
 			errs = append(errs, err)
 		}
 	}
-	if plan.touchRules && o.shard.owns(c.Owner) {
+	if plan.touchRules {
 		if err := o.applyRules(ctx, ix, s, plan.ruleChange); err != nil {
 			errs = append(errs, err)
 		}

@@ -352,10 +352,10 @@ func (ix *index) loadRules(ctx context.Context, c *Client, kind, path, sourceID 
 			foreign++
 			return nil
 		}
-		if !ix.shard.owns(owner) {
+		key := ruleKey(kind, owner, r.Content)
+		if !ix.shard.owns(key) {
 			return nil
 		}
-		key := ruleKey(kind, owner, r.Content)
 		if cur := ix.rules[key]; cur != nil {
 			cur.dups = append(cur.dups, r.ID)
 			return nil

@@ -87,9 +87,11 @@ func (o *intelOutput) applyRules(ctx context.Context, ix *index, s *ownerState, 
 	var errs []error
 	for _, kind := range []string{intel.RuleSigma, intel.RuleYara} {
 		cur := s.rules[kind]
+		// Scale-out: rules are sharded by their key, so one writer handles a shared Sigma rule.
+		wanted := c != nil && c.Rule.Kind == kind && o.shard.owns(ruleKey(kind, s.id, c.Rule.Content))
 		var err error
 		switch {
-		case c != nil && c.Rule.Kind == kind:
+		case wanted:
 			err = o.upsertRule(ctx, ix, s, kind, c)
 		case cur != nil:
 			err = o.releaseRule(ctx, ix, s, cur)
