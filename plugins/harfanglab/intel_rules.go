@@ -176,8 +176,10 @@ func (o *intelOutput) createRule(ctx context.Context, ix *index, e *ruleEntry, w
 
 // created records the outcome of an upload. Called with e.mu held.
 func (o *intelOutput) created(ctx context.Context, ix *index, e *ruleEntry, want ruleWant, raw []byte) error {
-	out := uploadOutcome{ok: true, id: o.dryID()}
-	if !o.dryRun {
+	var out uploadOutcome
+	if o.dryRun {
+		out = uploadOutcome{ok: true, id: o.dryID()}
+	} else {
 		out = parseUploadAnswer(raw)
 	}
 	if !out.ok {

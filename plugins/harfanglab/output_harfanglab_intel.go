@@ -331,6 +331,9 @@ func (o *intelOutput) Write(ctx context.Context, msg *service.Message) error {
 		return err
 	}
 	o.authAttempts.Store(0)
+	if o.authFailed.CompareAndSwap(true, false) { // refused by the expiry loop only, and fine now
+		o.log.Infof("HarfangLab accepts the API token again: resuming the writes")
+	}
 	return nil
 }
 
