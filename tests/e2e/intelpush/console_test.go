@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/hlsim"
+	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/harness"
 )
 
 // The tests of this file run the binary against hlsim's strict (default) mode: the evidenced
@@ -160,4 +161,28 @@ func ready(addr string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// TestStartWithRefusedToken (item 11): started with a token HarfangLab refuses, the process stays
+// up and not ready, says which variable to fix, and starts working once the token is accepted.
+func TestStartWithRefusedToken(t *testing.T) {
+	e := newEnv(t)
+	e.hl.SetToken("the-console-wants-another-one")
+	e.addr = harness.FreeAddr(t)
+	e.vars["HTTP_ADDRESS"] = e.addr
+	e.proc = harness.Start(t, e.vars, "streams", "--no-api",
+		"-o", harness.Pipeline("observability.yaml"),
+		"-r", harness.Pipeline("resources.yaml"),
+		harness.Pipeline("opencti-to-harfanglab.yaml"))
+	a := newIndicator("A", "stix", "[domain-name:value = 'waiting.example']")
+	a.internal = "ind-A"
+	e.publish("create", a.data(), nil)
+	e.proc.Eventually(waitLong, func() bool { return strings.Contains(e.proc.Logs(), "HARFANGLAB_TOKEN") }, "no line names the variable")
+	assert.False(t, ready(e.addr))
+	assert.False(t, e.proc.Exited(), "a refused token is waited out, not fatal")
+	e.hl.SetToken(hlToken)
+	e.eventuallyIOCs(map[string]string{"waiting.example": "enabled ind-A"}, "after the token is accepted")
+	require.NoError(t, e.proc.WaitReady(e.addr, waitLong))
+	assert.Empty(t, e.deadLetters())
+	assert.NotContains(t, e.proc.Logs(), hlToken)
 }
