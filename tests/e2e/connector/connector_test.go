@@ -169,6 +169,10 @@ func TestUIResetWhileDownIsDetected(t *testing.T) {
 	p := d.Start(waitLong, deploy.IntelPush)
 	p.Eventually(waitLong, func() bool { return strings.Contains(p.Logs(), "was reset in OpenCTI") },
 		"the reset is detected at the first ping")
+	// The reset takes the snapshot again, and the output sweeps at its end.
+	p.Eventually(waitLong, func() bool { return strings.Contains(p.Logs(), "(reset): 0 indicators absent from the snapshot") },
+		"the re-snapshot of the reset ends with its sweep")
+	assert.Len(t, d.IOCValues(), 1, "the list is unchanged by a reset that lost nothing")
 	c, _ = connector(d, streamID)
 	record(t, "opencti-to-harfanglab after a reset", c)
 	assert.False(t, c.StateReset, "the ping consumed the reset")
