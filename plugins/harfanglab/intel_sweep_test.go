@@ -1,6 +1,7 @@
 package harfanglab
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -82,13 +83,13 @@ func TestIntelSweepShardedWriters(t *testing.T) {
 	f := newIntelFixture(t)
 	o := f.output("")
 	for i := range 20 {
-		mustWrite(t, o, pattern("own"+string(rune('a'+i)), "1-0", 50, ioc("ip_both", "10.0.0."+string(rune('0'+i%10))+string(rune('0'+i/10)))))
+		mustWrite(t, o, pattern("own"+string(rune('a'+i)), "1-0", 50, ioc("ip_both", fmt.Sprintf("10.0.0.%d", i+1))))
 	}
 	w0, w1 := f.output("shard_count: 2\nshard_index: 0\n"), f.output("shard_count: 2\nshard_index: 1\n")
 	for _, w := range []*intelOutput{w0, w1} {
 		mustWrite(t, w, marker(intel.ControlSnapshotStart, "g"))
 		for i := range 15 { // 5 indicators are gone
-			mustWrite(t, w, pattern("own"+string(rune('a'+i)), "1-0", 50, ioc("ip_both", "10.0.0."+string(rune('0'+i%10))+string(rune('0'+i/10)))))
+			mustWrite(t, w, pattern("own"+string(rune('a'+i)), "1-0", 50, ioc("ip_both", fmt.Sprintf("10.0.0.%d", i+1))))
 		}
 		mustWrite(t, w, marker(intel.ControlSnapshotEnd, "g"))
 	}
