@@ -94,12 +94,20 @@ func TestBulkStatusChangeBeyondTheResultWindow(t *testing.T) {
 		ids = append(ids, e.hl.AddAlert(a))
 	}
 	p := e.start()
-	p.Eventually(3*waitLong, func() bool { return len(e.octi.ObjectsOfType("incident")) >= n }, "%d incidents", n)
+	last := time.Now()
+	p.Eventually(5*waitLong, func() bool {
+		got := len(e.octi.ObjectsOfType("incident"))
+		if time.Since(last) > 10*time.Second {
+			last = time.Now()
+			t.Logf("%d incidents, %v alerts read", got, metricSum(t, e.addr, "harfanglab_alerts_total"))
+		}
+		return got >= n
+	}, "%d incidents", n)
 	p.Eventually(waitLong, func() bool { return metricSum(t, e.addr, "harfanglab_alerts_total") == n }, "every alert read once")
 
 	start := time.Now()
 	e.hl.SetAlertsStatus(ids, "false_positive")
-	p.Eventually(3*waitLong, func() bool { return metricSum(t, e.addr, "harfanglab_alerts_total") >= 2*n }, "every alert read again after the bulk change")
+	p.Eventually(5*waitLong, func() bool { return metricSum(t, e.addr, "harfanglab_alerts_total") >= 2*n }, "every alert read again after the bulk change")
 	t.Logf("bulk change of %d alerts read back in %s", n, time.Since(start).Round(time.Millisecond))
 	time.Sleep(time.Second)
 	assert.Equal(t, float64(2*n), metricSum(t, e.addr, "harfanglab_alerts_total"), "each alert once per change")
@@ -108,13 +116,13 @@ func TestBulkStatusChangeBeyondTheResultWindow(t *testing.T) {
 	assert.Len(t, e.octi.ObjectsOfType("incident"), n, "no duplicate incident")
 	p.Eventually(waitLong, func() bool {
 		negative := 0
-		for _, s := range e.octi.ObjectsOfType("sighting") {
-			if s["x_opencti_negative"] == true {
+		for _, inc := range e.octi.ObjectsOfType("incident") {
+			if inc["x_opencti_negative"] == true {
 				negative++
 			}
 		}
-		return negative >= n
-	}, "every sighting marked false positive in OpenCTI")
+		return negative == n
+	}, "every incident marked false positive in OpenCTI")
 }
 
 // Item 2: a threat grouping 40 000 security events is listed within the window (its newest
