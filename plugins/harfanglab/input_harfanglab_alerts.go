@@ -65,7 +65,30 @@ func inputSpec() *service.ConfigSpec {
 		Categories("Services").
 		Version("0.1.0").
 		Summary("Polls HarfangLab security events (alerts) and threats, with the rule that fired, and resumes from a persisted cursor.").
-		Description(strings.ReplaceAll(`
+		Description(inputDescription()).
+		Fields(ClientFields()...).
+		Fields(inputFields()...).
+		Example("Detections to a file", "", `
+input:
+  harfanglab_alerts:
+    url: https://hl.example.com
+    token: ${HARFANGLAB_TOKEN}
+    statuses: [ new, investigating ]
+    alert_types: [ sigma, yara, ioc ]
+    checkpoint_cache: cursor
+cache_resources:
+  - label: cursor
+    file:
+      directory: ./state
+output:
+  file:
+    path: ./alerts.jsonl
+`)
+}
+
+// inputDescription documents the input (~ stands for a backquote).
+func inputDescription() string {
+	return strings.ReplaceAll(`
 Lists ~/api/data/alert/alert/Alert/~ filtered by ~status~, ~alert_type~ and ~maturity~ in two
 passes, each with its own cursor:
 
@@ -119,62 +142,49 @@ At least once. Each cursor (the last time read plus the ids already read within 
 objects sharing a timestamp are neither skipped nor repeated) is written to the ~checkpoint_cache~
 only once every message up to it is acknowledged. The cache must persist across restarts. Rule
 lookups of one page run concurrently (8 at a time) and are cached (10 min; 1 min when absent). With
-~auto_replay_nacks: false~ a rejected message holds the persisted cursor back until restart.`, "~", "`")).
-		Fields(ClientFields()...).
-		Fields(
-			service.NewStringListField(fieldStatuses).
-				Description("Security-event statuses to import (`new`, `probable_false_positive`, `investigating`, `false_positive`, `closed`). An item may be a comma list.").
-				Default([]any{"new", "investigating"}),
-			service.NewStringListField(fieldAlertTypes).
-				Description("Alert types to import (e.g. `yara`, `sigma`, `ioc`). An item may be a comma list.").
-				Default([]any{"yara", "sigma", "ioc"}),
-			service.NewStringListField(fieldMaturity).
-				Description("Maturities of the rules whose alerts are imported (`stable`, `testing`, `experimental`; an item may be a comma list). The OpenCTI connectors import `stable` only; add `testing` to see rules still under evaluation.").
-				Default([]any{"stable"}),
-			service.NewBoolField(fieldThreats).
-				Description("Also import threats, each with its alerts and note.").
-				Default(true),
-			service.NewDurationField(fieldPollInterval).
-				Description("Time between two polls once caught up.").
-				Default("60s"),
-			service.NewStringField(fieldStartDate).
-				Description("Where the first run starts (RFC 3339 or a date); empty means 24 hours before the first start. Ignored once a cursor exists.").
-				Default("").
-				Example("2024-01-01T00:00:00Z"),
-			service.NewIntField(fieldPageSize).
-				Description("Objects per list request.").
-				Default(100).
-				Advanced(),
-			service.NewDurationField(fieldSettleDelay).
-				Description("Objects newer than this are left for the next poll: HarfangLab keeps alerts in Elasticsearch, where a document becomes searchable only after a refresh (and agents may upload late), and the cursor must not pass one that is not visible yet. HarfangLab's SDK stays at least 120 s behind now.").
-				Default("2m"),
-			service.NewStringField(fieldSourceListName).
-				Description("Name of the threat-intelligence lists the intel push writes; their rules carry the OpenCTI indicator ids in their comment.").
-				Default("from_OpenCTI"),
-			service.NewStringField(fieldCheckpointCache).
-				Description("A cache resource where the cursor is kept; it must persist across restarts."),
-			service.NewStringField(fieldCheckpointCacheKey).
-				Description("The key of the cursor in the cache.").
-				Default("harfanglab_alerts").
-				Advanced(),
-			service.NewAutoRetryNacksToggleField(),
-		).
-		Example("Detections to a file", "", `
-input:
-  harfanglab_alerts:
-    url: https://hl.example.com
-    token: ${HARFANGLAB_TOKEN}
-    statuses: [ new, investigating ]
-    alert_types: [ sigma, yara, ioc ]
-    checkpoint_cache: cursor
-cache_resources:
-  - label: cursor
-    file:
-      directory: ./state
-output:
-  file:
-    path: ./alerts.jsonl
-`)
+~auto_replay_nacks: false~ a rejected message holds the persisted cursor back until restart.`, "~", "`")
+}
+
+// inputFields are the input's own fields (after the client's).
+func inputFields() []*service.ConfigField {
+	return []*service.ConfigField{
+		service.NewStringListField(fieldStatuses).
+			Description("Security-event statuses to import (`new`, `probable_false_positive`, `investigating`, `false_positive`, `closed`). An item may be a comma list.").
+			Default([]any{"new", "investigating"}),
+		service.NewStringListField(fieldAlertTypes).
+			Description("Alert types to import (e.g. `yara`, `sigma`, `ioc`). An item may be a comma list.").
+			Default([]any{"yara", "sigma", "ioc"}),
+		service.NewStringListField(fieldMaturity).
+			Description("Maturities of the rules whose alerts are imported (`stable`, `testing`, `experimental`; an item may be a comma list). The OpenCTI connectors import `stable` only; add `testing` to see rules still under evaluation.").
+			Default([]any{"stable"}),
+		service.NewBoolField(fieldThreats).
+			Description("Also import threats, each with its alerts and note.").
+			Default(true),
+		service.NewDurationField(fieldPollInterval).
+			Description("Time between two polls once caught up.").
+			Default("60s"),
+		service.NewStringField(fieldStartDate).
+			Description("Where the first run starts (RFC 3339 or a date); empty means 24 hours before the first start. Ignored once a cursor exists.").
+			Default("").
+			Example("2024-01-01T00:00:00Z"),
+		service.NewIntField(fieldPageSize).
+			Description("Objects per list request.").
+			Default(100).
+			Advanced(),
+		service.NewDurationField(fieldSettleDelay).
+			Description("Objects newer than this are left for the next poll: HarfangLab keeps alerts in Elasticsearch, where a document becomes searchable only after a refresh (and agents may upload late), and the cursor must not pass one that is not visible yet. HarfangLab's SDK stays at least 120 s behind now.").
+			Default("2m"),
+		service.NewStringField(fieldSourceListName).
+			Description("Name of the threat-intelligence lists the intel push writes; their rules carry the OpenCTI indicator ids in their comment.").
+			Default("from_OpenCTI"),
+		service.NewStringField(fieldCheckpointCache).
+			Description("A cache resource where the cursor is kept; it must persist across restarts."),
+		service.NewStringField(fieldCheckpointCacheKey).
+			Description("The key of the cursor in the cache.").
+			Default("harfanglab_alerts").
+			Advanced(),
+		service.NewAutoRetryNacksToggleField(),
+	}
 }
 
 func init() {
