@@ -133,7 +133,7 @@ func Run(ctx context.Context, out io.Writer, stateDir string) (Summary, error) {
 		"HARFANGLAB_POLL_INTERVAL": "1s", "CONNECTOR_LIVE_STREAM_RECOVER_FROM": "0-0",
 		// The simulator makes alerts searchable at once: no need for the 2 min a real console's
 		// Elasticsearch refresh and late agent uploads call for.
-		"HARFANGLAB_SETTLE_DELAY": "1s",
+		"HARFANGLAB_SETTLE_DELAY":      "1s",
 		"HARFANGLAB_IMPORT_START_DATE": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339),
 	}
 	logFile := filepath.Join(stateDir, "demo.log")
