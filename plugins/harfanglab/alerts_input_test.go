@@ -86,9 +86,8 @@ harfanglab_alerts:
   url: %s
   token: %s
   poll_interval: 50ms
-  start_date: "2020-01-01T00:00:00Z"
   checkpoint_cache: cursor
-%s`, url, testToken, indent(withDefaultSettle(extra)))))
+%s`, url, testToken, indent(withDefaults(extra)))))
 	require.NoError(t, b.AddCacheYAML(fmt.Sprintf(`
 label: cursor
 file:
@@ -117,12 +116,16 @@ file:
 	return stop
 }
 
-// withDefaultSettle makes tests see alerts at once unless they test the settle delay.
-func withDefaultSettle(extra string) string {
-	if strings.Contains(extra, "settle_delay") {
-		return extra
+// withDefaults makes tests see alerts at once unless they test the settle delay, and start
+// in 2020 unless they set start_date.
+func withDefaults(extra string) string {
+	if !strings.Contains(extra, "settle_delay") {
+		extra += "\nsettle_delay: 0s"
 	}
-	return extra + "\nsettle_delay: 0s"
+	if !strings.Contains(extra, "start_date") {
+		extra += "\nstart_date: \"2020-01-01T00:00:00Z\""
+	}
+	return extra
 }
 
 func indent(s string) string {
