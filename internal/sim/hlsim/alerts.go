@@ -37,8 +37,8 @@ var (
 // Orderings a strict list accepts: one field, ascending or descending — the orderings
 // HarfangLab's own clients and the OpenCTI connectors send (no `id` tie-break is evidenced).
 var (
-	alertOrderings  = []string{"alert_time", "last_update", "@event_create_date", "level"}
-	threatOrderings = []string{"last_update", "creation_date", "first_seen", "last_seen", "id"}
+	alertOrderings  = []string{"alert_time", "last_update"}    // X, H, N
+	threatOrderings = []string{"last_update", "creation_date"} // X, N
 )
 
 // evidencedTimeFormat is the only time form evidenced in filters (`%Y-%m-%dT%H:%M:%SZ`, used by
