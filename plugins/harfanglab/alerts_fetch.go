@@ -79,7 +79,10 @@ func (in *alertsInput) fetchPage(ctx context.Context, ps *pass) error {
 // pass has not reached yet is left to it (it will read its current state); an alert whose
 // last_update is within settle_delay of its alert_time was read with that state already (the
 // new-alerts pass reads an alert only settle_delay after its alert_time), which also covers
-// consoles that set last_update when the alert is created.
+// consoles that set last_update when the alert is created. An alert uploaded late (its
+// alert_time already behind the new-alerts cursor when it became visible) on a console that
+// sets last_update on storage is kept: this pass is then the only one that can import it
+// (duplicates are harmless, OpenCTI ids are deterministic; a loss is not).
 func (in *alertsInput) changedSinceImport(items []listItem) []listItem {
 	created := in.passes[0].p.cur
 	var out []listItem
