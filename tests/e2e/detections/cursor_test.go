@@ -7,6 +7,8 @@ package detections
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -245,4 +247,43 @@ func ready(addr string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// Item 1, upgrade: a cursor written by the previous version (one last_update cursor) is taken
+// over: alerts before it are not imported again, alerts after it are, and the restart after
+// that pushes nothing.
+func TestCursorOfThePreviousVersionIsTakenOver(t *testing.T) {
+	e := newEnv(t)
+	e.vars["HARFANGLAB_IMPORT_THREATS_AS_CASE_INCIDENTS"] = "false"
+	at := func(d time.Duration) string {
+		return time.Now().UTC().Add(-d).Format("2006-01-02T15:04:05.000000+00:00")
+	}
+	var before, after []string
+	for i := range 4 {
+		a := e.hl.SampleAlert(hlsim.SampleKinds[i], i)
+		a["alert_time"] = at(2 * time.Hour)
+		before = append(before, e.hl.AddAlert(a))
+		b := e.hl.SampleAlert(hlsim.SampleKinds[i], 10+i)
+		b["alert_time"] = at(10 * time.Minute)
+		after = append(after, e.hl.AddAlert(b))
+	}
+	v1 := fmt.Sprintf(`{"version":1,"alerts":{"since":%q,"seen":{"gone":"x"}},"threats":{"since":%q}}`,
+		time.Now().UTC().Add(-time.Hour).Format(time.RFC3339Nano), time.Now().UTC().Add(-time.Hour).Format(time.RFC3339Nano))
+	require.NoError(t, os.WriteFile(filepath.Join(e.state, "harfanglab_alerts"), []byte(v1), 0o600))
+
+	p := e.start()
+	p.Eventually(waitLong, e.allIncidentsFor(after), "the alerts after the old cursor")
+	time.Sleep(1500 * time.Millisecond)
+	for _, id := range before {
+		assert.Nil(t, e.incidentFor(id), "an alert before the old cursor is not imported again")
+	}
+	assert.Equal(t, float64(len(after)), metricSum(t, e.addr, "harfanglab_alerts_total"))
+	p.Stop()
+	b, err := os.ReadFile(filepath.Join(e.state, "harfanglab_alerts"))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"version":2`)
+	bundles := e.octi.BundlesPushed()
+	p = e.start()
+	time.Sleep(1500 * time.Millisecond)
+	assert.Equal(t, bundles, e.octi.BundlesPushed(), "a restart on the new cursor pushes nothing")
 }
