@@ -231,13 +231,13 @@ func TestTokenRevokedMidRunLosesNothing(t *testing.T) {
 	assert.Len(t, e.octi.ObjectsOfType("incident"), 1+len(later))
 	assert.Empty(t, e.deadLetters())
 	assert.NotContains(t, p.Logs(), hlToken)
-	lines := 0
+	var lines []string
 	for _, l := range strings.Split(p.Logs(), "\n") {
 		if strings.Contains(l, "HARFANGLAB_TOKEN") {
-			lines++
+			lines = append(lines, l)
 		}
 	}
-	t.Logf("%d log lines name HARFANGLAB_TOKEN during the outage", lines)
+	t.Logf("%d log lines name HARFANGLAB_TOKEN during the outage, the first: %s", len(lines), lines[0])
 }
 
 func ready(addr string) bool {
