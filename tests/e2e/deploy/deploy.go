@@ -66,7 +66,7 @@ func New(t testing.TB) *Deployment {
 		// Alerts are seen as soon as the simulator holds them (the 2 min default waits for a
 		// real console's Elasticsearch refresh and late agent uploads).
 		"HARFANGLAB_SETTLE_DELAY": "0s",
-		"STATE_DIR":                d.State, "LOG_LEVEL": "INFO",
+		"STATE_DIR":               d.State, "LOG_LEVEL": "INFO",
 	}
 	return d
 }
