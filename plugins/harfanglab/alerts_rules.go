@@ -365,13 +365,19 @@ func (r *ruleResolver) lookupYara(ctx context.Context, tokens []string) (ruleMat
 	return ruleMatch{}, nil
 }
 
-// indicatorIDs reads the OpenCTI indicator ids the intel output records in a rule's comment,
-// with the reader the intel output itself uses (parseComment); a JSON description, where the
-// older connectors wrote them, is read the same way.
+// indicatorIDs reads the OpenCTI indicator ids the intel output records on a rule, with the
+// readers the intel output itself uses: an IOC's comment (parseComment), the name of a Sigma
+// rule or YARA file (parseRuleName: consoles keep no description for those), and a JSON
+// description, where the older connectors wrote them.
 func indicatorIDs(c intelRule) []string {
 	for _, text := range []string{c.Comment, c.Description} {
 		if o, ours := parseComment(text); ours && len(o) > 0 {
 			return o.sortedIDs()
+		}
+	}
+	for _, name := range []string{c.Name, c.RuleName} {
+		if owner, _ := parseRuleName(name); owner != "" {
+			return []string{owner}
 		}
 	}
 	return nil

@@ -51,10 +51,6 @@ var alertTypeName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 // knownMaturities are the rule maturities HarfangLab tags alerts with (hl_status of the rule).
 var knownMaturities = map[string]bool{"stable": true, "testing": true, "experimental": true}
 
-// tokenVariable is the environment variable the shipped pipelines read the token from; errors
-// about the token name it so the user knows what to fix.
-const tokenVariable = "HARFANGLAB_TOKEN"
-
 // clientMaxRetries bounds the retries of one request inside the client; a poll that still fails
 // is retried by the input itself after a back-off.
 const clientMaxRetries = 5
@@ -443,11 +439,6 @@ func (in *alertsInput) Connect(ctx context.Context) error {
 		return fmt.Errorf("checking access to HarfangLab security events: %w", err)
 	}
 	return nil
-}
-
-// authError is the one line a refused token gives: what to fix, and HarfangLab's answer.
-func authError(err error) error {
-	return fmt.Errorf("HarfangLab refused the token: check %s (a valid API token whose user may read security events and threat intelligence): %w", tokenVariable, err)
 }
 
 // loadCursor reads the persisted cursor; on the first run it starts at start_date (or 24 h ago)

@@ -9,15 +9,16 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
 
-// tokenEnvVar is where the shipped pipelines (pipelines/opencti-to-harfanglab.yaml) read the
-// output's `token` from: the setting a user must fix when HarfangLab refuses it.
+// tokenEnvVar is where the shipped pipelines read the `token` of every HarfangLab component
+// from: the setting a user must fix when HarfangLab refuses it.
 const tokenEnvVar = "HARFANGLAB_TOKEN"
 
-// authError is the one line that says what to fix when HarfangLab refuses the token (401) or
-// its rights (403). It never contains the token.
+// authError is the one line, for the intel output and the alerts input alike, that says what to
+// fix when HarfangLab refuses the token (401) or its rights (403). It never contains the token.
 func authError(err error) error {
 	return fmt.Errorf("HarfangLab refuses the API token (field %s, %s in the shipped pipelines): "+
-		"set a valid token with the threat-intelligence rights; changes wait and are retried, none is dead-lettered: %w",
+		"set a valid token whose user may read security events and write threat intelligence; "+
+		"the work waits and is retried, nothing is dead-lettered: %w",
 		hlFieldToken, tokenEnvVar, err)
 }
 
