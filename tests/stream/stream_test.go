@@ -280,7 +280,9 @@ func TestRejectedTokenIsReportedWithoutItsValue(t *testing.T) {
 	t.Cleanup(func() { _ = sim.Close() })
 	snk := &sink{}
 	r := run(t, u, t.TempDir(), "", snk)
-	waitFor(t, 10*time.Second, "the token error", func() bool { return strings.Contains(r.logs.String(), "token was rejected") })
+	waitFor(t, 10*time.Second, "the token error", func() bool {
+		return strings.Contains(r.logs.String(), "the token is wrong or expired: check the token field (OPENCTI_TOKEN)")
+	})
 	assert.NotContains(t, r.logs.String(), testToken)
 	assert.Zero(t, snk.count())
 }
@@ -289,7 +291,7 @@ func TestUnknownStreamIsReported(t *testing.T) {
 	_, u := startSim(t)
 	r := run(t, u, t.TempDir(), "stream_id: stopped-stream", &sink{})
 	waitFor(t, 10*time.Second, "the stream error", func() bool {
-		return strings.Contains(r.logs.String(), `stream \"stopped-stream\" does not exist`)
+		return strings.Contains(r.logs.String(), `no live stream has id \"stopped-stream\"`)
 	})
 }
 
