@@ -147,18 +147,35 @@ func pathKind(p pattern.ObjectPath) (valueKind, string) {
 	return kindNone, ""
 }
 
-// dedupe keeps the first of each (type, value) pair, in order.
+// dedupe keeps the first of each (type, value) pair, in order (Block is not set yet). One set
+// of values per type: a string key hashes much faster than the IOC struct, which matters for
+// IN lists of a hundred thousand values.
 func dedupe(iocs []intel.IOC) []intel.IOC {
 	if len(iocs) < 2 {
 		return iocs
 	}
-	seen := make(map[intel.IOC]struct{}, len(iocs))
+	type typeSet struct {
+		typ  string
+		seen map[string]struct{}
+	}
+	var sets []typeSet
 	kept := iocs[:0]
-	for _, i := range iocs {
-		if _, dup := seen[i]; dup {
+	for n, i := range iocs {
+		var seen map[string]struct{}
+		for _, s := range sets {
+			if s.typ == i.Type {
+				seen = s.seen
+				break
+			}
+		}
+		if seen == nil {
+			seen = make(map[string]struct{}, len(iocs)-n)
+			sets = append(sets, typeSet{i.Type, seen})
+		}
+		if _, dup := seen[i.Value]; dup {
 			continue
 		}
-		seen[i] = struct{}{}
+		seen[i.Value] = struct{}{}
 		kept = append(kept, i)
 	}
 	return kept
