@@ -168,6 +168,39 @@ func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >=
 func isIdentChar(c byte) bool  { return isIdentStart(c) || c >= '0' && c <= '9' }
 func isDigit(c byte) bool      { return c >= '0' && c <= '9' }
 
+// nextInto scans one token into t. The tokens of large IN lists — commas and plain quoted
+// strings — are written in place; returning a 150-byte token by value and copying it into
+// the parser cost more than scanning it.
+func (l *lexer) nextInto(t *token) *SyntaxError {
+	if err := l.skipSpace(); err != nil {
+		return err
+	}
+	if l.off < len(l.src) {
+		switch l.src[l.off] {
+		case ',':
+			// t.lit keeps the previous literal: it is read only when kind is tLiteral.
+			t.kind, t.pos, t.text, t.hyphen = tComma, l.pos(), l.src[l.off:l.off+1], false
+			l.off++
+			l.col++
+			return nil
+		case '\'':
+			start, from := l.pos(), l.off
+			s, err := l.scanQuoted(start)
+			if err != nil {
+				return err
+			}
+			t.kind, t.pos, t.text, t.hyphen = tLiteral, start, l.src[from:l.off], false
+			t.lit = Literal{Kind: StringLit, At: start, Str: s}
+			return nil
+		}
+	}
+	tok, err := l.next()
+	if err == nil {
+		*t = tok
+	}
+	return err
+}
+
 // next scans one token.
 func (l *lexer) next() (token, *SyntaxError) {
 	if err := l.skipSpace(); err != nil {
