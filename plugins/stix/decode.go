@@ -1,11 +1,12 @@
 package stix
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // fastDecoder reads an OpenCTI event in one pass over its bytes, building only the fields of
@@ -345,10 +346,11 @@ func (d *fastDecoder) scanString() (body []byte, plain bool, ok bool) {
 	start := d.i + 1
 	i := start
 	plain = true
-	ascii := true
 	for {
+		for i+8 <= len(b) && !wordHas(binary.LittleEndian.Uint64(b[i:]), '"', '\\', 0x20) {
+			i += 8
+		}
 		for i < len(b) && strPlain[b[i]] {
-			ascii = ascii && b[i] < utf8.RuneSelf
 			i++
 		}
 		if i >= len(b) || b[i] < 0x20 {
@@ -369,10 +371,25 @@ func (d *fastDecoder) scanString() (body []byte, plain bool, ok bool) {
 	}
 	d.i = i + 1
 	body = b[start:i]
-	if plain && !ascii {
-		plain = utf8.Valid(body)
-	}
-	return body, plain, true
+	return body, plain && utf8.Valid(body), true
+}
+
+// SWAR (8 bytes at a time) tests: whether a little-endian word holds a given byte, or a byte
+// below n (n <= 0x80), or a byte >= 0x80. Long strings are scanned a word at a time and byte
+// by byte only near the bytes that need attention.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+func hasByte(x uint64, c byte) uint64 {
+	y := x ^ (lsb * uint64(c))
+	return (y - lsb) &^ y
+}
+
+// wordHas tells whether x holds a or b or a byte below below.
+func wordHas(x uint64, a, b, below byte) bool {
+	return (hasByte(x, a)|hasByte(x, b)|(x-lsb*uint64(below))&^x)&msb != 0
 }
 
 // validEscape tells whether s starts with a valid JSON escape sequence.
@@ -430,67 +447,73 @@ func (d *fastDecoder) str(dst *string) bool {
 
 // unquote decodes a validated string body with escapes or invalid UTF-8 the way
 // encoding/json does: escapes decoded, a lone or invalid surrogate and every byte of invalid
-// UTF-8 replaced by U+FFFD.
+// UTF-8 replaced by U+FFFD. strings.Builder.Grow allocates without zeroing, and String does
+// not copy: a 5 MB description is written once.
 func unquote(s []byte) string {
-	out := make([]byte, 0, len(s)+utf8.UTFMax)
+	var out strings.Builder
+	out.Grow(len(s) + utf8.UTFMax)
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
 		case c == '\\':
-			var n int
-			out, n = appendEscape(out, s[i:])
-			i += n
+			i += writeEscape(&out, s[i:])
 		case c < utf8.RuneSelf:
 			j := i + 1
+			for j+8 <= len(s) {
+				x := binary.LittleEndian.Uint64(s[j:])
+				if (hasByte(x, '\\')|x)&msb != 0 {
+					break
+				}
+				j += 8
+			}
 			for j < len(s) && s[j] != '\\' && s[j] < utf8.RuneSelf {
 				j++
 			}
-			out = append(out, s[i:j]...)
+			out.Write(s[i:j])
 			i = j
 		default:
 			r, size := utf8.DecodeRune(s[i:])
 			if r == utf8.RuneError && size == 1 {
-				out = utf8.AppendRune(out, utf8.RuneError)
+				out.WriteRune(utf8.RuneError)
 			} else {
-				out = append(out, s[i:i+size]...)
+				out.Write(s[i : i+size])
 			}
 			i += size
 		}
 	}
-	if len(out) == 0 {
-		return ""
-	}
-	// out is not used again: the string can share its bytes (as strings.Builder does).
-	return unsafe.String(&out[0], len(out))
+	return out.String()
 }
 
-// appendEscape decodes the (validated) escape at the start of s.
-func appendEscape(out, s []byte) ([]byte, int) {
+// writeEscape decodes the (validated) escape at the start of s and returns its length.
+func writeEscape(out *strings.Builder, s []byte) int {
 	switch s[1] {
 	case 'b':
-		return append(out, '\b'), 2
+		out.WriteByte('\b')
 	case 'f':
-		return append(out, '\f'), 2
+		out.WriteByte('\f')
 	case 'n':
-		return append(out, '\n'), 2
+		out.WriteByte('\n')
 	case 'r':
-		return append(out, '\r'), 2
+		out.WriteByte('\r')
 	case 't':
-		return append(out, '\t'), 2
+		out.WriteByte('\t')
 	case 'u':
-	default:
-		return append(out, s[1]), 2
-	}
-	r := hex4(s[2:6])
-	if utf16.IsSurrogate(r) {
-		if len(s) >= 12 && s[6] == '\\' && s[7] == 'u' {
-			if dec := utf16.DecodeRune(r, hex4(s[8:12])); dec != utf8.RuneError {
-				return utf8.AppendRune(out, dec), 12
+		r := hex4(s[2:6])
+		if utf16.IsSurrogate(r) {
+			if len(s) >= 12 && s[6] == '\\' && s[7] == 'u' {
+				if dec := utf16.DecodeRune(r, hex4(s[8:12])); dec != utf8.RuneError {
+					out.WriteRune(dec)
+					return 12
+				}
 			}
+			r = utf8.RuneError
 		}
-		r = utf8.RuneError
+		out.WriteRune(r)
+		return 6
+	default:
+		out.WriteByte(s[1])
 	}
-	return utf8.AppendRune(out, r), 6
+	return 2
 }
 
 func (d *fastDecoder) boolean(dst *bool) bool {

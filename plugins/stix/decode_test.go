@@ -134,3 +134,14 @@ func TestFastDecoderMutations(t *testing.T) {
 	t.Logf("%d mutated bodies took the fast path", fast)
 	require.Positive(t, fast)
 }
+
+// Every byte that needs attention at every place of an 8-byte word (the decoder skips plain
+// words).
+func TestFastDecoderWordBoundaries(t *testing.T) {
+	for _, special := range []string{`\"`, `\\`, `\u00e9`, `\ud83d\ude00`, "é", "\xff", "\x01", `"`, "\x7f"} {
+		for off := range 17 {
+			s := strings.Repeat("x", off) + special + strings.Repeat("y", 17-off)
+			checkFastDecode(t, []byte(`{"data":{"description":"`+s+`"}}`))
+		}
+	}
+}

@@ -172,10 +172,12 @@ func dedupe(iocs []intel.IOC) []intel.IOC {
 			seen = make(map[string]struct{}, len(iocs)-n)
 			sets = append(sets, typeSet{i.Type, seen})
 		}
-		if _, dup := seen[i.Value]; dup {
+		// One map operation instead of a lookup and an insert: a duplicate leaves the size.
+		before := len(seen)
+		seen[i.Value] = struct{}{}
+		if len(seen) == before {
 			continue
 		}
-		seen[i.Value] = struct{}{}
 		kept = append(kept, i)
 	}
 	return kept
