@@ -1,10 +1,15 @@
 package stix
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
 )
 
 // canonicalDomain is a shortcut: whenever it says yes, normalizeDomain must return the value
@@ -26,4 +31,29 @@ func FuzzCanonicalDomain(f *testing.F) {
 		require.False(t, skip)
 		require.Equal(t, v, ioc.Value)
 	})
+}
+
+// dedupe keeps the first of each (type, value) in order, for small and large lists alike.
+func TestDedupeKeepsFirstInOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	types := []string{intel.TypeDomainName, intel.TypeURL, intel.TypeHash}
+	for _, n := range []int{0, 1, 2, 16, 17, 100, 5000} {
+		var in []intel.IOC
+		for range n {
+			in = append(in, intel.IOC{Type: types[rng.IntN(len(types))], Value: fmt.Sprint("v", rng.IntN(n/2+1))})
+		}
+		var want []intel.IOC
+		seen := map[intel.IOC]bool{}
+		for _, i := range in {
+			if !seen[i] {
+				seen[i] = true
+				want = append(want, i)
+			}
+		}
+		got := dedupe(slices.Clone(in))
+		require.Equal(t, len(want), len(got), n)
+		if len(want) > 0 {
+			require.Equal(t, want, got, n)
+		}
+	}
 }
