@@ -5,6 +5,9 @@ package main
 import (
 	"context"
 
+	// Sets GOMEMLIMIT to 90 % of the container's (cgroup v1 or v2) memory limit at start, unless
+	// GOMEMLIMIT is set; AUTOMEMLIMIT=<ratio> or off tunes it. See README "Memory".
+	_ "github.com/KimMachineGun/automemlimit"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/internal/demo"

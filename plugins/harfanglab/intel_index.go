@@ -33,20 +33,52 @@ func (k iocKey) String() string { return k.typ + ":" + k.value }
 
 // iocEntry is one IOCRule value: HarfangLab's state as last read or written, and its owners.
 // mu serialises every write to the value.
+//
+// The index holds one per owned value: the booleans sit together so the struct fits the
+// 112-byte allocation class instead of 128.
 type iocEntry struct {
 	mu  sync.Mutex
 	key iocKey
 
 	id          string // "" when the value is not (or no longer) in HarfangLab
-	enabled     bool
-	block       bool
 	description string
 	hlStatus    string
 	commentSum  uint64 // hash of the comment HarfangLab holds (the text itself is rebuilt from owners)
-	foreign     bool   // the comment is not ours: never modify or delete
+	owners      owners
+	enabled     bool
+	block       bool
+	foreign     bool // the comment is not ours: never modify or delete
 	// conflictLogged records that a change wanting this foreign entry was reported.
 	conflictLogged bool
-	owners         owners
+}
+
+// internType returns the constant of a known IOC type, and internStatus that of a known
+// hl_status: decoded from JSON, every entry would otherwise hold its own copy of the same few
+// words.
+func internType(t string) string {
+	switch t {
+	case intel.TypeDomainName:
+		return intel.TypeDomainName
+	case intel.TypeIPBoth:
+		return intel.TypeIPBoth
+	case intel.TypeURL:
+		return intel.TypeURL
+	case intel.TypeHash:
+		return intel.TypeHash
+	case intel.TypeFilename:
+		return intel.TypeFilename
+	}
+	return t
+}
+
+func internStatus(s string) string {
+	switch s {
+	case "stable":
+		return "stable"
+	case "testing":
+		return "testing"
+	}
+	return s
 }
 
 // iocRule is the IOCRule object as HarfangLab serialises it (fields the output uses).
@@ -69,7 +101,7 @@ func (e *iocEntry) reset() {
 
 func (e *iocEntry) load(r iocRule) {
 	e.id, e.enabled, e.block = r.ID, r.Enabled, r.BlockOnAgent
-	e.description, e.hlStatus, e.commentSum = r.Description, r.HLStatus, commentSum(r.Comment)
+	e.description, e.hlStatus, e.commentSum = r.Description, internStatus(r.HLStatus), commentSum(r.Comment)
 	o, ours := parseComment(r.Comment)
 	e.foreign = !ours
 	if o == nil {
@@ -151,17 +183,18 @@ type claimState struct {
 }
 
 // ownerState is everything known about one owner indicator. mu serialises its changes.
+// The booleans sit together so the struct fits the 96-byte allocation class instead of 112.
 type ownerState struct {
 	mu          sync.Mutex
 	id          string
-	dead        bool                     // its pattern claim went not-live in this process
-	patternSeen bool                     // a pattern change of it was applied in this process
 	validUntil  *time.Time               // expiry instant (from changes or comments)
 	info        *ownerRecord             // owner-level fields of its latest live pattern change
 	claims      []*claimState            // usually one (the pattern): a slice costs far less than a map
 	dormant     map[string]*intel.Change // relationship claims suspended while the owner is dead
 	rules       map[string]*ruleEntry    // by rule kind
 	expiring    atomic.Bool
+	dead        bool // its pattern claim went not-live in this process
+	patternSeen bool // a pattern change of it was applied in this process
 }
 
 // newOwnerState builds an empty owner: dormant claims and rules are rare, and their maps are
@@ -202,6 +235,9 @@ func (s *ownerState) setRule(kind string, r *ruleEntry) {
 func (s *ownerState) claim(via string) *claimState {
 	c := s.claimOf(via)
 	if c == nil {
+		if via == intel.ViaPattern {
+			via = intel.ViaPattern // one string for every owner, not a decoded copy each
+		}
 		c = &claimState{via: via}
 		s.claims = append(s.claims, c)
 	}
@@ -255,6 +291,7 @@ func (ix *index) entry(k iocKey) *iocEntry {
 	defer ix.mu.Unlock()
 	e := ix.entries[k]
 	if e == nil {
+		k.typ = internType(k.typ)
 		e = &iocEntry{key: k, owners: owners{}}
 		ix.entries[k] = e
 	}
@@ -310,7 +347,7 @@ func findSource(ctx context.Context, c *Client, path, name string) (string, erro
 // loadIOCs fills the index with every IOC rule of the IOC list.
 func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err error) {
 	err = ListOf(ctx, c, pathIOCRule, url.Values{"source_id": {ix.iocSource}}, func(r iocRule) error {
-		k := iocKey{r.Type, r.Value}
+		k := iocKey{internType(r.Type), r.Value}
 		if !ix.shard.owns(k.String()) {
 			return nil
 		}

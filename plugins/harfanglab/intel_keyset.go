@@ -31,6 +31,7 @@ func (s *keySet) has(k iocKey) bool {
 }
 
 func (s *keySet) add(k iocKey) {
+	k.typ = internType(k.typ) // the set outlives the decoded change the key came from
 	switch {
 	case s.big != nil:
 		s.big[k] = struct{}{}

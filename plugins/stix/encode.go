@@ -127,11 +127,27 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 
 const hexDigits = "0123456789abcdef"
 
+// wordNeedsEscape tells whether the first 8 bytes of s hold a byte that is not jsonSafe
+// (a control character, ", \\, <, >, & or a byte of a non-ASCII character).
+func wordNeedsEscape(s string) bool {
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	return (x|hasByte(x, '"')|hasByte(x, '\\')|hasByte(x, '<')|hasByte(x, '>')|hasByte(x, '&')|
+		(x-lsb*0x20)&^x)&msb != 0
+}
+
 // appendString quotes s the way encoding/json does.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip 8 safe ASCII bytes at a time (long descriptions are mostly plain text).
+		for i+8 <= len(s) && !wordNeedsEscape(s[i:]) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if jsonSafe[c] {

@@ -30,6 +30,13 @@ func TestEncodeChangeMatchesEncodingJSON(t *testing.T) {
 		{Owner: "o", Via: "v", ValidUntil: &far, Score: 1 << 40},
 		{Owner: "", Via: "", Description: strings.Repeat("<&>", 1000)},
 	}
+	// Every special byte at every place of an 8-byte word (appendString skips safe words).
+	for _, special := range []string{"\"", "\\", "\x00", "\x1f", "<", ">", "&", "\u2028", "é", "\xff", "\x7f"} {
+		for off := range 17 {
+			tests = append(tests, &intel.Change{Owner: "o", Via: "v",
+				Description: strings.Repeat("x", off) + special + strings.Repeat("y", 17-off)})
+		}
+	}
 	for _, c := range tests {
 		want, err := c.Encode()
 		require.NoError(t, err)

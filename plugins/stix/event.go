@@ -34,24 +34,26 @@ type patchOp struct {
 // stixObject holds the fields of indicators and relationships that matter here; other object
 // types decode into it too and are dropped by type.
 type stixObject struct {
-	ID               string   `json:"id"`
-	Type             string   `json:"type"`
-	Name             string   `json:"name"`
-	Description      string   `json:"description"`
-	Pattern          string   `json:"pattern"`
-	PatternType      string   `json:"pattern_type"`
-	Revoked          bool     `json:"revoked"`
-	ValidUntil       string   `json:"valid_until"`
-	CreatedByRef     string   `json:"created_by_ref"`
-	RelationshipType string   `json:"relationship_type"`
-	SourceRef        string   `json:"source_ref"`
-	XOpenCTIScore    *float64 `json:"x_opencti_score"`
-	XOpenCTIDetect   *bool    `json:"x_opencti_detection"`
-	XMitrePlatforms  []string `json:"x_mitre_platforms"`
-	Extensions       struct {
-		OpenCTI *openCTIExtension `json:"extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba"`
-		MITRE   *mitreExtension   `json:"extension-definition--322b8f77-262a-4cb8-a915-1e441e00329b"`
-	} `json:"extensions"`
+	ID               string           `json:"id"`
+	Type             string           `json:"type"`
+	Name             string           `json:"name"`
+	Description      string           `json:"description"`
+	Pattern          string           `json:"pattern"`
+	PatternType      string           `json:"pattern_type"`
+	Revoked          bool             `json:"revoked"`
+	ValidUntil       string           `json:"valid_until"`
+	CreatedByRef     string           `json:"created_by_ref"`
+	RelationshipType string           `json:"relationship_type"`
+	SourceRef        string           `json:"source_ref"`
+	XOpenCTIScore    *float64         `json:"x_opencti_score"`
+	XOpenCTIDetect   *bool            `json:"x_opencti_detection"`
+	XMitrePlatforms  []string         `json:"x_mitre_platforms"`
+	Extensions       objectExtensions `json:"extensions"`
+}
+
+type objectExtensions struct {
+	OpenCTI *openCTIExtension `json:"extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba"`
+	MITRE   *mitreExtension   `json:"extension-definition--322b8f77-262a-4cb8-a915-1e441e00329b"`
 }
 
 type openCTIExtension struct {
@@ -72,15 +74,20 @@ type mitreExtension struct {
 
 var errNoData = errors.New("event has no data object")
 
+// decodeEvent decodes the fields of the event that matter, with fastDecoder when it can and
+// encoding/json otherwise (same result either way).
 func decodeEvent(body []byte) (*event, error) {
-	var ev event
-	if err := json.Unmarshal(body, &ev); err != nil {
-		return nil, fmt.Errorf("decoding OpenCTI event: %w", err)
+	ev, ok := decodeEventFast(body)
+	if !ok {
+		ev = &event{}
+		if err := json.Unmarshal(body, ev); err != nil {
+			return nil, fmt.Errorf("decoding OpenCTI event: %w", err)
+		}
 	}
 	if ev.Data == nil {
 		return nil, errNoData
 	}
-	return &ev, nil
+	return ev, nil
 }
 
 // internalID is the OpenCTI internal id, which survives pattern changes.

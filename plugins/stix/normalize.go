@@ -36,6 +36,9 @@ func hashAlgorithm(name string) string {
 // skipped (skip true, no error); a value that cannot be what its kind says is an error.
 // algorithm is the hash algorithm for kindHash.
 func normalize(kind valueKind, algorithm, raw string) (ioc intel.IOC, skip bool, err error) {
+	if kind == kindDomain && canonicalDomain(raw) {
+		return intel.IOC{Type: intel.TypeDomainName, Value: raw}, false, nil
+	}
 	v := strings.TrimSpace(raw)
 	if v == "" {
 		return ioc, true, nil
@@ -142,6 +145,32 @@ func normalizeDomain(v string) (string, error) {
 		return "", bad("empty label")
 	}
 	return v, nil
+}
+
+// canonicalDomain tells, in one pass, that normalizeDomain would return v as it is: lower-case
+// ASCII letters, digits, '-' and '_' in labels of 1-63 bytes, 253 bytes at most, no trailing
+// dot. Nearly every domain of a large IN list is so; the others take the full path.
+func canonicalDomain(v string) bool {
+	if len(v) == 0 || len(v) > 253 {
+		return false
+	}
+	label := 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '.':
+			if label == 0 {
+				return false
+			}
+			label = 0
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_':
+			if label++; label > 63 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return label > 0
 }
 
 func isHex(s string) bool {

@@ -65,10 +65,34 @@ gotest() {
 	echo "$log"
 }
 
+# metric LOG BENCHREGEX UNIT: the value of one metric of one benchmark line.
+metric() {
+	grep -E "^$2" "$1" 2>/dev/null | head -1 | awk -v u="$3" '{for (i = 2; i <= NF; i++) if ($i == u) print $(i-1)}'
+}
+
+# ratiorow LOG GROUP: the processor's speed relative to plain JSON decoding of the same events
+# (decode CPU time / processor CPU time per op: elapsed time is too noisy on a shared machine).
+ratiorow() {
+	local p d
+	p=$(metric "$1" "BenchmarkProcessor/$2-" cpu-ns/op)
+	d=$(metric "$1" "BenchmarkJSONDecode/$2-" cpu-ns/op)
+	if [[ -z "$p" || -z "$d" ]]; then
+		row "stix_to_harfanglab vs plain JSON decoding, $2" "not measured (see $1)" "BenchmarkProcessor/$2"
+		return
+	fi
+	row "stix_to_harfanglab vs plain JSON decoding, $2 (target ≥ 0.8× corpus, ≥ 0.5× each group)" \
+		"$(awk -v p="$p" -v d="$d" 'BEGIN {printf "%.2f× (processor %.1f ms, decoding %.1f ms CPU per pass)", d/p, p/1e6, d/1e6}')" \
+		"BenchmarkProcessor/$2 vs BenchmarkJSONDecode/$2"
+}
+
 if want micro; then
 	log=$(gobench ./plugins/stix/ 'BenchmarkProcessor|BenchmarkJSONDecode')
+	for group in corpus small description-5MB in-list-1MB; do
+		ratiorow "$log" "$group"
+	done
 	benchrow "stix_to_harfanglab processor, small events (in process)" "$log" "BenchmarkProcessor/small-"
 	benchrow "stix_to_harfanglab processor, 5 MB description event" "$log" "BenchmarkProcessor/description-5MB-"
+	benchrow "stix_to_harfanglab processor, 1 MB IN list event" "$log" "BenchmarkProcessor/in-list-1MB-"
 	benchrow "plain JSON decoding of the small events (reference)" "$log" "BenchmarkJSONDecode/small-"
 	log=$(gobench ./plugins/detections/ 'BenchmarkHarfangLabToSTIXAlert')
 	benchrow "harfanglab_to_stix processor (in process)" "$log" "BenchmarkHarfangLabToSTIXAlert"
@@ -84,6 +108,7 @@ if want intel; then
 	row "harfanglab_intel delete" "$(logline "$log" ' delete: ')" "tests/bench/intel TestOutputThroughput"
 	row "harfanglab_intel replay (idempotence)" "$(logline "$log" 'replay of the')" "tests/bench/intel TestOutputThroughput"
 	row "harfanglab_intel index load (100 000 entries)" "$(logline "$log" 'index load of')" "tests/bench/intel TestIndexLoad100k"
+	row "harfanglab_intel live heap per owned IOC after a backfill (target ≤ 400 B)" "$(logline "$log" 'index heap after a backfill')" "tests/bench/intel TestIndexHeapPerIOC"
 	row "intel pipeline through the binary" "$(logline "$log" ' pipeline: ')" "tests/bench/intel TestPipelineThroughput"
 	row "binary start with 100 000 IOCs" "$(logline "$log" 'binary start with')" "tests/bench/intel TestPipelineIndexLoad100k"
 fi

@@ -92,6 +92,11 @@ func (l *lexer) pos() Pos { return Pos{Offset: l.off, Line: l.line, Col: l.col} 
 
 // advance moves n bytes forward, keeping line and column.
 func (l *lexer) advance(n int) {
+	if n == 1 && l.src[l.off] != '\n' && l.src[l.off] < utf8.RuneSelf {
+		l.off++
+		l.col++
+		return
+	}
 	seg := l.src[l.off : l.off+n]
 	l.off += n
 	if nl := strings.LastIndexByte(seg, '\n'); nl >= 0 {
@@ -162,6 +167,39 @@ func isUnicodeSpace(r rune) bool {
 func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 func isIdentChar(c byte) bool  { return isIdentStart(c) || c >= '0' && c <= '9' }
 func isDigit(c byte) bool      { return c >= '0' && c <= '9' }
+
+// nextInto scans one token into t. The tokens of large IN lists — commas and plain quoted
+// strings — are written in place; returning a 150-byte token by value and copying it into
+// the parser cost more than scanning it.
+func (l *lexer) nextInto(t *token) *SyntaxError {
+	if err := l.skipSpace(); err != nil {
+		return err
+	}
+	if l.off < len(l.src) {
+		switch l.src[l.off] {
+		case ',':
+			// t.lit keeps the previous literal: it is read only when kind is tLiteral.
+			t.kind, t.pos, t.text, t.hyphen = tComma, l.pos(), l.src[l.off:l.off+1], false
+			l.off++
+			l.col++
+			return nil
+		case '\'':
+			start, from := l.pos(), l.off
+			s, err := l.scanQuoted(start)
+			if err != nil {
+				return err
+			}
+			t.kind, t.pos, t.text, t.hyphen = tLiteral, start, l.src[from:l.off], false
+			t.lit = Literal{Kind: StringLit, At: start, Str: s}
+			return nil
+		}
+	}
+	tok, err := l.next()
+	if err == nil {
+		*t = tok
+	}
+	return err
+}
 
 // next scans one token.
 func (l *lexer) next() (token, *SyntaxError) {
@@ -257,17 +295,38 @@ func (l *lexer) scanIdent(start Pos) token {
 	return t
 }
 
+// quotedPlain marks the bytes of a quoted body that are kept as they are and need no line or
+// column bookkeeping beyond one column each: printable ASCII but the quote and the backslash.
+var quotedPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '\'' && c != '\\'
+	}
+	return t
+}()
+
 // scanQuoted scans a quoted body starting at the quote at l.off and returns it unescaped.
+// Plain ASCII runs are skipped in one loop with the column counted directly: IN lists of
+// hundreds of thousands of strings spend their time here.
 func (l *lexer) scanQuoted(start Pos) (string, *SyntaxError) {
 	l.advance(1) // opening quote
 	var b *strings.Builder
 	from := l.off
 	for {
-		i := strings.IndexAny(l.src[l.off:], `'\`)
-		if i < 0 {
+		i := l.off
+		for i < len(l.src) && quotedPlain[l.src[i]] {
+			i++
+		}
+		l.col += i - l.off
+		l.off = i
+		if i < len(l.src) && l.src[i] != '\'' && l.src[i] != '\\' {
+			// a newline, another control character or a non-ASCII character
+			_, size := utf8.DecodeRuneInString(l.src[i:])
+			l.advance(size)
+			continue
+		}
+		if i >= len(l.src) {
 			return "", l.errAt(start, "unterminated string literal")
 		}
-		l.advance(i)
 		if l.src[l.off] == '\'' {
 			var s string
 			if b == nil {

@@ -1,5 +1,7 @@
 package pattern
 
+import "strings"
+
 // maxDepth bounds parenthesis nesting so a hostile pattern cannot exhaust the stack.
 const maxDepth = 500
 
@@ -39,20 +41,16 @@ func (p *parser) failAt(pos Pos, msg string) {
 }
 
 func (p *parser) advance() {
-	t, err := p.lx.next()
-	if err != nil {
+	if err := p.lx.nextInto(&p.tok); err != nil {
 		panic(bailout{err})
 	}
-	p.tok = t
 }
 
-func (p *parser) expect(k tokenKind, what string) token {
+func (p *parser) expect(k tokenKind, what string) {
 	if p.tok.kind != k {
 		p.fail("expected " + what + ", found " + p.tok.describe())
 	}
-	t := p.tok
 	p.advance()
-	return t
 }
 
 func (p *parser) enter() {
@@ -264,37 +262,38 @@ func (p *parser) literal(what string, orderable bool) Literal {
 
 // setLiteral: '(' ')' | '(' primitiveLiteral (',' primitiveLiteral)* ')'
 //
-// Sets can hold hundreds of thousands of values: they are gathered in fixed-size chunks and
-// copied once into a slice of the exact size, rather than regrown and copied repeatedly.
+// Sets can hold hundreds of thousands of values: the slice is allocated once at the size the
+// commas before the next ')' announce (a hint only: a comma or parenthesis inside a string
+// makes it larger or smaller, and append takes over), rather than regrown and copied.
 func (p *parser) parseSet() []Literal {
+	hint := setSizeHint(p.lx.src[p.lx.off:])
 	p.expect(tLParen, "'(' to start the IN set")
 	if p.tok.kind == tRParen {
 		p.advance()
 		return []Literal{}
 	}
-	const chunkSize = 256
-	var full [][]Literal
-	chunk := make([]Literal, 0, 16)
+	set := make([]Literal, 0, hint)
 	for {
-		if len(chunk) == cap(chunk) && len(chunk) >= chunkSize {
-			full = append(full, chunk)
-			chunk = make([]Literal, 0, chunkSize)
+		if p.tok.kind != tLiteral {
+			p.fail("expected a value in the IN set, found " + p.tok.describe())
 		}
-		chunk = append(chunk, p.literal("a value in the IN set", false))
+		set = append(set, p.tok.lit)
+		p.advance()
 		if p.tok.kind == tRParen {
 			p.advance()
-			break
+			return set
 		}
 		p.expect(tComma, "',' or ')' in the IN set")
 	}
-	if full == nil {
-		return chunk
+}
+
+// setSizeHint is 1 + the number of commas before the first ')' of src, at most one per two
+// bytes (the densest real set, "1,2,3"), so commas inside a string cannot ask for more.
+func setSizeHint(src string) int {
+	if end := strings.IndexByte(src, ')'); end >= 0 {
+		src = src[:end]
 	}
-	set := make([]Literal, 0, len(full)*chunkSize+len(chunk))
-	for _, c := range full {
-		set = append(set, c...)
-	}
-	return append(set, chunk...)
+	return 1 + min(strings.Count(src, ","), len(src)/2)
 }
 
 // objectPath: objectType ':' firstPathComponent ('.' key | '[' index ']')*

@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -177,4 +180,82 @@ func TestIndexLoad100k(t *testing.T) {
 	t.Logf("index load of %d entries + first write: %v (%d requests); heap grew by %.0f MB (~%.0f bytes per entry)",
 		n, elapsed.Round(time.Millisecond), sim.Faults().Requests(), float64(heapInUse()-heap0)/1e6, float64(heapInUse()-heap0)/n)
 	require.Equal(t, n+1, len(sim.IOCs(listName)))
+}
+
+// TestIndexHeapPerIOC: live heap the harfanglab_intel output keeps per owned IOC after a
+// first-run backfill of BENCH_HEAP_IOCS indicators (default 20 000, one IOC each). Every
+// allocation is recorded (MemProfileRate 1) and, after a GC, the bytes still live whose
+// allocation stack passes through plugins/harfanglab are summed: the simulator's own copy
+// of the list, which shares the process, is left out.
+func TestIndexHeapPerIOC(t *testing.T) {
+	skipUnlessBench(t)
+	n := 20_000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_HEAP_IOCS")); err == nil && v > 0 {
+		n = v
+	}
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = 1
+	defer func() { runtime.MemProfileRate = old }()
+
+	sim := startSim(t)
+	produce, stop := runOutput(t, sim)
+	defer stop()
+	feed(t, produce, n, func(i int) []byte { return change(i, "2-0", true) })
+	require.Equal(t, n, len(sim.IOCs(listName)))
+
+	live, top := outputHeap()
+	t.Logf("index heap after a backfill of %d indicators: %.0f bytes per IOC (%.1f MB live in plugins/harfanglab)",
+		n, float64(live)/float64(n), float64(live)/1e6)
+	for _, s := range top {
+		t.Logf("  %6.0f B/IOC  %s", float64(s.bytes)/float64(n), s.site)
+	}
+	require.Positive(t, live)
+}
+
+type heapSite struct {
+	site  string
+	bytes int64
+}
+
+// outputHeap sums the live bytes allocated under plugins/harfanglab (not the simulator), and
+// returns the largest allocation sites (the innermost plugins/harfanglab frame).
+func outputHeap() (int64, []heapSite) {
+	runtime.GC()
+	runtime.GC() // the profile reflects the heap as of the last completed GC
+	var recs []runtime.MemProfileRecord
+	n, _ := runtime.MemProfile(nil, true)
+	for {
+		recs = make([]runtime.MemProfileRecord, n+64)
+		var ok bool
+		if n, ok = runtime.MemProfile(recs, true); ok {
+			recs = recs[:n]
+			break
+		}
+	}
+	const pkg = "/plugins/harfanglab."
+	sites := map[string]int64{}
+	var total int64
+	for _, r := range recs {
+		if r.InUseBytes() == 0 {
+			continue
+		}
+		frames := runtime.CallersFrames(r.Stack())
+		for {
+			f, more := frames.Next()
+			if strings.Contains(f.Function, pkg) {
+				total += r.InUseBytes()
+				sites[f.Function[strings.LastIndex(f.Function, "/")+1:]+":"+strconv.Itoa(f.Line)] += r.InUseBytes()
+				break
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	var top []heapSite
+	for s, b := range sites {
+		top = append(top, heapSite{s, b})
+	}
+	sort.Slice(top, func(i, j int) bool { return top[i].bytes > top[j].bytes })
+	return total, top[:min(len(top), 12)]
 }
