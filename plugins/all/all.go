@@ -11,6 +11,7 @@ import (
 	_ "github.com/redpanda-data/connect/v4/public/components/prometheus"
 	_ "github.com/redpanda-data/connect/v4/public/components/redis"
 
+	// Ours.
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/detections"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/harfanglab"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/opencti"

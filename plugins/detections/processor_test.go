@@ -387,7 +387,8 @@ func TestDeterministicOutputAndMetadataKind(t *testing.T) {
 		require.NoError(t, err)
 		return out
 	}
-	assert.Equal(t, string(run()), string(run()), "same input, same bytes")
+	first, second := run(), run()
+	assert.Equal(t, string(first), string(second), "same input, same bytes")
 }
 
 func TestConfigValidation(t *testing.T) {

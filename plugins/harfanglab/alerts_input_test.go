@@ -146,7 +146,7 @@ func newSim(t *testing.T) (*hlsim.Server, string) {
 
 func eventually(t *testing.T, cond func() bool, msg string, args ...any) {
 	t.Helper()
-	require.Eventually(t, cond, 10*time.Second, 20*time.Millisecond, fmt.Sprintf(msg, args...))
+	require.Eventuallyf(t, cond, 10*time.Second, 20*time.Millisecond, msg, args...)
 }
 
 func TestEveryAlertTypeWithItsRuleAndIndicators(t *testing.T) {

@@ -305,7 +305,7 @@ func (c *Client) do(ctx context.Context, method string, u *url.URL, body, out an
 			if lastErr == nil {
 				lastErr = err
 			}
-			return fmt.Errorf("%s %s: %w (last error: %v)", method, c.apiPath(u), ctx.Err(), lastErr)
+			return fmt.Errorf("%s %s: %w", method, c.apiPath(u), errors.Join(ctx.Err(), lastErr))
 		}
 		if !IsTransient(err) {
 			return err
@@ -321,7 +321,7 @@ func (c *Client) do(ctx context.Context, method string, u *url.URL, body, out an
 		c.mRetries.Incr(1, retryReason(err))
 		c.log.Debugf("HarfangLab %s %s failed (%v), retrying in %v", method, c.apiPath(u), err, d)
 		if err := c.sleep(ctx, d); err != nil {
-			return fmt.Errorf("%s %s: %w (last error: %v)", method, c.apiPath(u), err, lastErr)
+			return fmt.Errorf("%s %s: %w", method, c.apiPath(u), errors.Join(err, lastErr))
 		}
 	}
 }

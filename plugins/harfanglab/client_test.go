@@ -3,7 +3,6 @@ package harfanglab
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -243,7 +242,7 @@ func TestClientStopsRetryingWhenContextEnds(t *testing.T) {
 	defer cancel()
 	err := cl.Get(ctx, "x", nil, nil)
 	require.Error(t, err)
-	assert.True(t, errors.Is(err, context.DeadlineExceeded), err.Error())
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }
 
 func TestClientNeverFollowsRedirectsForWrites(t *testing.T) {

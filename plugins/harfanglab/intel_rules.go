@@ -168,7 +168,7 @@ func (o *intelOutput) createRule(ctx context.Context, ix *index, e *ruleEntry, w
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("creating %s rule %q: %w (last error: %v)", e.kind, want.name, ctx.Err(), err)
+			return fmt.Errorf("creating %s rule %q: %w", e.kind, want.name, errors.Join(ctx.Err(), err))
 		case <-time.After(o.client.Backoff(min(attempt, 10))):
 		}
 	}
@@ -215,7 +215,7 @@ func (o *intelOutput) adoptDuplicate(ctx context.Context, ix *index, e *ruleEntr
 	list := o.sourceName(ctx, pathSigmaSource, holder.SourceID)
 	o.m.conflicts.Incr(1)
 	o.log.Warnf("Sigma rule %s (%q) already exists in HarfangLab list %q as %q: HarfangLab refuses a second copy (%s); left untouched", sid, want.name, list, holder.Name, refusal)
-	return &permanentError{fmt.Errorf("Sigma rule id %s already exists in HarfangLab list %q (rule %q, not ours): %s", sid, list, holder.Name, refusal)}
+	return &permanentError{fmt.Errorf("the Sigma rule id %s already exists in HarfangLab list %q (rule %q, not ours): %s", sid, list, holder.Name, refusal)}
 }
 
 // findSigmaID looks for the rule holding a Sigma id in every list.

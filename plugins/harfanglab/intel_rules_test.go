@@ -2,7 +2,6 @@ package harfanglab
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -238,7 +237,7 @@ func TestIntelTokenRefusedIsNotConnected(t *testing.T) {
 	require.NoError(t, o.Connect(t.Context()))
 	mustWrite(t, o, pattern("A", "1-0", 50, ioc("domain_name", "a.com")))
 	assert.Equal(t, map[string]string{"a.com": "enabled A"}, f.state())
-	assert.False(t, errors.Is(err, service.ErrNotConnected))
+	assert.NotErrorIs(t, err, service.ErrNotConnected)
 }
 
 // recordingProxy serves the simulator and records the body of every PATCH.

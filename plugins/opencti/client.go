@@ -1,7 +1,8 @@
-// Package graphql holds a small OpenCTI GraphQL client (go-resty) and the `opencti` output,
-// which registers as an EXTERNAL_IMPORT connector and pushes STIX bundles with stixBundlePush,
-// each WriteBatch tracked as one OpenCTI work.
 package opencti
+
+// The OpenCTI GraphQL client (go-resty) under the `opencti` output (an EXTERNAL_IMPORT connector
+// pushing STIX bundles with stixBundlePush, each WriteBatch one OpenCTI work) and the
+// registration of the `opencti_stream` input as a STREAM connector.
 
 import (
 	"context"
@@ -183,7 +184,7 @@ func (c *Client) Do(ctx context.Context, op, query string, vars map[string]any, 
 			c.log.Debugf("retrying %s in %v: %v", op, wait, err)
 		}
 		if err := c.sleep(ctx, wait); err != nil {
-			return fmt.Errorf("%w (gave up: %v)", ge, err)
+			return fmt.Errorf("gave up: %w", errors.Join(ge, err))
 		}
 	}
 }

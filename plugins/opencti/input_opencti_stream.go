@@ -1,5 +1,6 @@
-// Package opencti holds the OpenCTI components: the `opencti_stream` input (a live stream
-// reader with a persisted, gap-free cursor).
+// Package opencti holds the OpenCTI components and their client: the `opencti_stream` input (a live stream
+// reader with a persisted, gap-free cursor, registered as a STREAM connector) and the `opencti`
+// output (an EXTERNAL_IMPORT connector pushing STIX bundles).
 package opencti
 
 import (

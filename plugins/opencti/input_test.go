@@ -2,7 +2,6 @@ package opencti
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -120,7 +119,7 @@ func storedCursor(t *testing.T, in *streamInput) cursorState {
 	require.NoError(t, err)
 	c, err := decodeCursor(raw)
 	require.NoError(t, err)
-	require.False(t, strings.Contains(string(raw), "tok"))
+	require.NotContains(t, string(raw), "tok")
 	return c
 }
 

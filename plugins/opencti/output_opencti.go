@@ -250,7 +250,7 @@ func (o *openCTIOutput) WriteBatch(ctx context.Context, batch service.MessageBat
 		if berr == nil {
 			berr = service.NewBatchError(batch, fmt.Errorf("pushing bundles: %w", err))
 		}
-		berr.Failed(i, err)
+		berr = berr.Failed(i, err)
 	}
 	summary := fmt.Sprintf("%d bundle(s) pushed", pushed)
 	if failed > 0 {

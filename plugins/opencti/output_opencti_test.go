@@ -3,7 +3,6 @@ package opencti
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -169,7 +168,7 @@ func TestAuthAndCapabilityErrorsAreClear(t *testing.T) {
 	require.NoError(t, o.Connect(ctx))
 	sim.SetConnectorAPI(false)
 	err = o.WriteBatch(ctx, service.MessageBatch{bundleMsg(incident("incident--z", "z"))})
-	assert.True(t, errors.Is(err, service.ErrNotConnected))
+	assert.ErrorIs(t, err, service.ErrNotConnected)
 }
 
 func TestPendingSightingsResolved(t *testing.T) {

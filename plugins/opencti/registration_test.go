@@ -3,8 +3,6 @@ package opencti
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -243,7 +241,7 @@ func TestRealTransientErrorCodesAreRetried(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, 2, calls, "no retry")
 			var ge *Error
-			require.True(t, errors.As(err, &ge))
+			require.ErrorAs(t, err, &ge)
 			assert.Equal(t, tc.e.Code, ge.Code)
 		})
 	}
@@ -263,7 +261,7 @@ func TestStream401NamesTheThreeCauses(t *testing.T) {
 			assert.Contains(t, msg, want)
 		}
 		assert.NotContains(t, msg, "404")
-		assert.False(t, strings.Contains(msg, "wrong-tok"), "the token never appears")
+		assert.NotContains(t, msg, "wrong-tok", "the token never appears")
 	}
 	t.Run("unknown stream", func(t *testing.T) {
 		check(t, "url: "+url+"\ntoken: tok\nstream_id: no-such-stream\ncheckpoint_cache: cursor\n", "TAXIIAPI")

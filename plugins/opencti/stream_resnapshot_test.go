@@ -17,7 +17,7 @@ import (
 )
 
 // readAcked reads the next message, reconnecting like Benthos does, and acknowledges it.
-func readAcked(t *testing.T, ctx context.Context, in *streamInput) (event string, body map[string]any) {
+func readAcked(ctx context.Context, t *testing.T, in *streamInput) (event string, body map[string]any) {
 	t.Helper()
 	for {
 		msg, ack, err := in.Read(ctx)
@@ -35,10 +35,10 @@ func readAcked(t *testing.T, ctx context.Context, in *streamInput) (event string
 }
 
 // readUntil reads until the marker kind and returns the data events read before it.
-func readUntil(t *testing.T, ctx context.Context, in *streamInput, kind string) (ids []string, marker map[string]any) {
+func readUntil(ctx context.Context, t *testing.T, in *streamInput, kind string) (ids []string, marker map[string]any) {
 	t.Helper()
 	for {
-		ev, body := readAcked(t, ctx, in)
+		ev, body := readAcked(ctx, t, in)
 		if ev == kind {
 			return ids, body
 		}
@@ -68,7 +68,7 @@ func TestLiveTailLosesNothingBetweenConnectedAndFirstRead(t *testing.T) {
 	require.NoError(t, in.Connect(ctx))
 	sim.Publish("live", "create", envelopeOf("indicator--in-the-gap")) // server still before `$`
 
-	_, body := readAcked(t, ctx, in)
+	_, body := readAcked(ctx, t, in)
 	assert.Equal(t, "indicator--in-the-gap", body["data"].(map[string]any)["id"])
 	assert.GreaterOrEqual(t, sim.StreamConnections(), 2, "the first connection only gave the position")
 }
@@ -95,10 +95,10 @@ func TestTrimmedSnapshotResumeResnapshots(t *testing.T) {
 	defer cancel()
 	require.NoError(t, in.Connect(ctx))
 
-	_, start := readUntil(t, ctx, in, intel.ControlSnapshotStart)
+	_, start := readUntil(ctx, t, in, intel.ControlSnapshotStart)
 	assert.Equal(t, reasonTrimmed, start["reason"])
 	assert.Equal(t, "0-0", storedCursor(t, in).SnapshotFrom, "a crash now must take the snapshot again")
-	ids, end := readUntil(t, ctx, in, intel.ControlSnapshotEnd)
+	ids, end := readUntil(ctx, t, in, intel.ControlSnapshotEnd)
 	assert.Equal(t, start["generation"], end["generation"])
 	assert.Len(t, ids, 11, "every element, the ones whose events were lost included: %v", ids)
 	assert.Contains(t, ids, "indicator--lost4")
@@ -123,16 +123,16 @@ func TestResnapshotRestartsFromRecoverFrom(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	require.NoError(t, in.Connect(ctx))
-	_, start := readUntil(t, ctx, in, intel.ControlSnapshotStart)
+	_, start := readUntil(ctx, t, in, intel.ControlSnapshotStart)
 	assert.Equal(t, reasonFirstRun, start["reason"])
-	ids, _ := readUntil(t, ctx, in, intel.ControlSnapshotEnd)
+	ids, _ := readUntil(ctx, t, in, intel.ControlSnapshotEnd)
 	assert.ElementsMatch(t, []string{"indicator--a", "indicator--b"}, ids)
 
 	in.resnapshot("reset")
-	_, again := readUntil(t, ctx, in, intel.ControlSnapshotStart)
+	_, again := readUntil(ctx, t, in, intel.ControlSnapshotStart)
 	assert.Equal(t, "reset", again["reason"])
 	assert.NotEqual(t, start["generation"], again["generation"])
-	ids, _ = readUntil(t, ctx, in, intel.ControlSnapshotEnd)
+	ids, _ = readUntil(ctx, t, in, intel.ControlSnapshotEnd)
 	assert.ElementsMatch(t, []string{"indicator--a", "indicator--b"}, ids)
 }
 
@@ -152,7 +152,7 @@ func TestInterruptedSweepSnapshotRestartsFromItsStart(t *testing.T) {
 	require.NoError(t, in.Connect(ctx))
 	req := sim.LastStreamRequest()
 	assert.Equal(t, "0-0", req.Header.Get("Last-Event-ID"))
-	_, start := readUntil(t, ctx, in, intel.ControlSnapshotStart)
+	_, start := readUntil(ctx, t, in, intel.ControlSnapshotStart)
 	assert.Equal(t, reasonRestart, start["reason"])
 	assert.NotEqual(t, gen, start["generation"])
 	assert.Equal(t, start["generation"], req.URL.Query().Get("recover"))

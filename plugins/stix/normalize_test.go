@@ -51,7 +51,7 @@ func TestDedupeKeepsFirstInOrder(t *testing.T) {
 			}
 		}
 		got := dedupe(slices.Clone(in))
-		require.Equal(t, len(want), len(got), n)
+		require.Len(t, got, len(want), n)
 		if len(want) > 0 {
 			require.Equal(t, want, got, n)
 		}

@@ -283,7 +283,7 @@ func runCorpus(t *testing.T, items []item, wait time.Duration) {
 			assert.Zero(t, dl[id], "%s: no dead letter", it.name)
 			assert.True(t, present, "%s: applied", it.name)
 		case either:
-			assert.True(t, (dl[id] == 1) != present, "%s: dead-lettered once (%d) xor applied (%v)", it.name, dl[id], present)
+			assert.NotEqual(t, dl[id] == 1, present, "%s: dead-lettered once (%d) xor applied (%v)", it.name, dl[id], present)
 		case ignored:
 			assert.Zero(t, dl[id], "%s: no dead letter", it.name)
 			assert.False(t, present, "%s: not applied", it.name)

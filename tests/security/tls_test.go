@@ -78,6 +78,7 @@ input:
     url: %[1]s
     token: ` + hlToken + `
     poll_interval: 200ms
+    settle_delay: 0s
     checkpoint_cache: cursor
 %[2]s
 cache_resources:

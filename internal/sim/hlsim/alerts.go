@@ -578,8 +578,8 @@ func paginate(r *http.Request, objs []map[string]any, q url.Values, inOrder, win
 		offset = n
 	}
 	if window && offset+limit > resultWindow {
-		// Strict: Elasticsearch refuses to page deeper than its result window.
-		return nil, fmt.Errorf("Result window is too large, from + size must be less than or equal to: [%d] but was [%d]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.", resultWindow, offset+limit)
+		// Strict: Elasticsearch refuses to page deeper than its result window (its own words).
+		return nil, fmt.Errorf("Result window is too large, from + size must be less than or equal to: [%d] but was [%d]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.", resultWindow, offset+limit) //nolint:revive,staticcheck // Elasticsearch's message, verbatim
 	}
 	p := listPage{Count: len(sorted), Results: []map[string]any{}}
 	if offset < len(sorted) {

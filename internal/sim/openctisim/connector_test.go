@@ -28,9 +28,9 @@ func TestConnectorStateResetAsOpenCTI(t *testing.T) {
 	assert.Equal(t, `{"start_from":"5-0"}`, pingState(out))
 
 	require.NoError(t, s.ResetConnectorState(testConnectorID))
-	assert.Equal(t, "", s.Connectors()[0].State)
+	assert.Empty(t, s.Connectors()[0].State)
 	_, out = gql(t, srv.URL, "tok", qPing, map[string]any{"id": testConnectorID, "state": `{"start_from":"6-0"}`})
-	assert.Equal(t, "", pingState(out), "the reset state is answered, ours is not stored")
+	assert.Empty(t, pingState(out), "the reset state is answered, ours is not stored")
 	_, out = gql(t, srv.URL, "tok", qPing, map[string]any{"id": testConnectorID, "state": `{"start_from":"0-0"}`})
 	assert.Equal(t, `{"start_from":"0-0"}`, pingState(out))
 	c := s.Connectors()[0]

@@ -131,8 +131,8 @@ type depCache struct {
 	items map[string]*list.Element
 }
 
-func newDepCache(max int) *depCache {
-	return &depCache{max: max, order: list.New(), items: map[string]*list.Element{}}
+func newDepCache(size int) *depCache {
+	return &depCache{max: size, order: list.New(), items: map[string]*list.Element{}}
 }
 
 func (c *depCache) has(id string) bool { _, ok := c.items[id]; return ok }

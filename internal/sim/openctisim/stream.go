@@ -346,15 +346,13 @@ type streamConn struct {
 }
 
 func (c *streamConn) write(id, event string, data []byte) error {
+	// A bufio.Writer keeps its first error and returns it from every later call, so the last
+	// write reports any failure of the frame.
 	if id != "" {
-		c.w.WriteString("id: ")
-		c.w.WriteString(id)
-		c.w.WriteByte('\n')
+		_, _ = c.w.WriteString("id: " + id + "\n")
 	}
-	c.w.WriteString("event: ")
-	c.w.WriteString(event)
-	c.w.WriteString("\ndata: ")
-	c.w.Write(data)
+	_, _ = c.w.WriteString("event: " + event + "\ndata: ")
+	_, _ = c.w.Write(data)
 	_, err := c.w.WriteString("\n\n")
 	return err
 }
@@ -447,7 +445,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.mu.Lock()
-		from, hasFrom = s.stream.lastID, true
+		from = s.stream.lastID
 		s.mu.Unlock()
 	}
 	c.lastID, c.hasID = from, true

@@ -3,6 +3,7 @@ package openctisim
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -35,7 +36,7 @@ func readEvents(t *testing.T, url string, header http.Header, n int) (*http.Resp
 	var out []sseEvent
 	for len(out) < n {
 		raw, err := r.ReadEvent()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -1,7 +1,6 @@
 package pattern
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -115,7 +114,7 @@ func TestParseErrors(t *testing.T) {
 			require.Error(t, err, "parsed as %v", p)
 			assert.Equal(t, test.want, err.Error())
 			var se *SyntaxError
-			assert.True(t, errors.As(err, &se))
+			assert.ErrorAs(t, err, &se)
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package pattern
 
 import (
+	"errors"
 	"testing"
 )
 
@@ -22,7 +23,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		p, err := Parse(in)
 		if err != nil {
-			if _, ok := err.(*SyntaxError); !ok {
+			if se := (*SyntaxError)(nil); !errors.As(err, &se) {
 				t.Fatalf("error of type %T: %v", err, err)
 			}
 			return

@@ -145,7 +145,7 @@ func TestOutputThroughput(t *testing.T) {
 
 	elapsed := feed(t, produce, n, func(i int) []byte { return change(i, "2-0", true) })
 	reqs := sim.Faults().Requests()
-	require.Equal(t, n+1, len(sim.IOCs(listName)))
+	require.Len(t, sim.IOCs(listName), n+1)
 	rate := float64(sim.WriteCount()-writes0) / elapsed.Seconds()
 	t.Logf("create: %d IOCs in %v: %.0f writes/s = %.2f of the %.0f req/s limit; %.3f requests per IOC; peak concurrency %d",
 		n, elapsed.Round(time.Millisecond), rate, rate/limit, limit, float64(reqs)/n, sim.Faults().PeakConcurrency())
@@ -153,7 +153,7 @@ func TestOutputThroughput(t *testing.T) {
 	sim.Faults().ResetCounters()
 	writes0 = sim.WriteCount()
 	elapsed = feed(t, produce, n, func(i int) []byte { return change(i, "3-0", false) })
-	require.Equal(t, 1, len(sim.IOCs(listName)))
+	require.Len(t, sim.IOCs(listName), 1)
 	rate = float64(sim.WriteCount()-writes0) / elapsed.Seconds()
 	t.Logf("delete: %d IOCs in %v: %.0f writes/s = %.2f of the limit; %.3f requests per IOC",
 		n, elapsed.Round(time.Millisecond), rate, rate/limit, float64(sim.Faults().Requests())/n)
@@ -179,7 +179,7 @@ func TestIndexLoad100k(t *testing.T) {
 	elapsed := time.Since(start)
 	t.Logf("index load of %d entries + first write: %v (%d requests); heap grew by %.0f MB (~%.0f bytes per entry)",
 		n, elapsed.Round(time.Millisecond), sim.Faults().Requests(), float64(heapInUse()-heap0)/1e6, float64(heapInUse()-heap0)/n)
-	require.Equal(t, n+1, len(sim.IOCs(listName)))
+	require.Len(t, sim.IOCs(listName), n+1)
 }
 
 // TestIndexHeapPerIOC: live heap the harfanglab_intel output keeps per owned IOC after a
@@ -201,7 +201,7 @@ func TestIndexHeapPerIOC(t *testing.T) {
 	produce, stop := runOutput(t, sim)
 	defer stop()
 	feed(t, produce, n, func(i int) []byte { return change(i, "2-0", true) })
-	require.Equal(t, n, len(sim.IOCs(listName)))
+	require.Len(t, sim.IOCs(listName), n)
 
 	live, top := outputHeap()
 	t.Logf("index heap after a backfill of %d indicators: %.0f bytes per IOC (%.1f MB live in plugins/harfanglab)",

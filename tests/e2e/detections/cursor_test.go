@@ -286,4 +286,5 @@ func TestCursorOfThePreviousVersionIsTakenOver(t *testing.T) {
 	p = e.start()
 	time.Sleep(1500 * time.Millisecond)
 	assert.Equal(t, bundles, e.octi.BundlesPushed(), "a restart on the new cursor pushes nothing")
+	p.Stop()
 }

@@ -196,7 +196,7 @@ func TestManyPagesRestartsAndStatusChange(t *testing.T) {
 	p.Eventually(waitLong, func() bool { return len(e.octi.ObjectsOfType("incident")) >= n }, "%d incidents", n)
 	p.Stop()
 	bundles := e.octi.BundlesPushed()
-	assert.Equal(t, n, len(e.octi.ObjectsOfType("incident")), "no duplicate incident")
+	assert.Len(t, e.octi.ObjectsOfType("incident"), n, "no duplicate incident")
 
 	// Restart on the cursor: nothing is pushed again.
 	p = e.start()
@@ -225,8 +225,8 @@ func TestManyPagesRestartsAndStatusChange(t *testing.T) {
 	bundles = e.octi.BundlesPushed()
 	p = e.start()
 	p.Eventually(waitLong, func() bool { return e.octi.BundlesPushed() >= bundles+n }, "the re-import")
-	assert.Equal(t, n, len(e.octi.ObjectsOfType("incident")), "same ids: no duplicate incident")
-	assert.Equal(t, objects, len(e.octi.Objects()), "same ids: no new object")
+	assert.Len(t, e.octi.ObjectsOfType("incident"), n, "same ids: no duplicate incident")
+	assert.Len(t, e.octi.Objects(), objects, "same ids: no new object")
 }
 
 func TestMalformedAndPartialAlerts(t *testing.T) {
