@@ -29,8 +29,12 @@ func TestSigmaRulesOnARealConsole(t *testing.T) {
 	a.internal = "ind-A"
 	b := newIndicator("Second", "sigma", sigmaRule)
 	b.internal = "ind-B"
+	// One after the other: the entry is named after the owner that created it, and changes of
+	// different owners may be applied in any order.
 	e.publish("create", a.data(), nil)
+	e.eventuallyRules(map[string]string{"First [ind-A]": "enabled"}, "the rule of the first owner")
 	e.publish("create", b.data(), nil)
+	time.Sleep(time.Second) // B joins A's entry (proved below: A's delete leaves it to B)
 	e.eventuallyRules(map[string]string{"First [ind-A]": "enabled"}, "one rule for one Sigma id")
 
 	foreign := newIndicator("Theirs", "sigma", sigmaWithID("aaaaaaaa-0000-4000-8000-000000000009"))
