@@ -12,10 +12,11 @@ import (
 	"time"
 )
 
-// resultWindow is the deepest position a HarfangLab list can page to: alerts and threats live
-// in Elasticsearch, which refuses `offset + limit` beyond 10 000 (index.max_result_window; the
-// HarfangLab SDK splits its time window when `count` reaches 10 000).
-const resultWindow = 10000
+// defaultResultWindow is the deepest position a HarfangLab list can page to: alerts and
+// threats live in Elasticsearch, which refuses `offset + limit` beyond its
+// index.max_result_window, 10 000 unless changed (the HarfangLab SDK splits its time window
+// when `count` reaches 10 000). The input's result_window setting follows a changed one.
+const defaultResultWindow = 10000
 
 // Time fields the passes are ordered and filtered on.
 const (
@@ -94,6 +95,7 @@ type pager struct {
 	filters   url.Values
 	slices    []url.Values
 	pageSize  int
+	window    int // the list's result window: offset + limit never goes beyond it
 	overlap   int
 	reportBad bool // false: malformed objects are skipped silently (another pass reports them)
 	truncated func(second time.Time, slice url.Values)
@@ -113,6 +115,7 @@ func newPager(path, field string, filters url.Values, pageSize int, from streamC
 		filters:   filters,
 		slices:    crowdSlices(filters),
 		pageSize:  pageSize,
+		window:    defaultResultWindow,
 		overlap:   min(5, (pageSize-1)/2),
 		reportBad: true,
 		truncated: func(time.Time, url.Values) {},
@@ -203,7 +206,7 @@ func (p *pager) take(results []json.RawMessage, hasNext bool) []listItem {
 	}
 	p.offset = max(0, p.offset-p.overlap)
 	p.caughtUp = len(results) < p.pageSize || !hasNext
-	if !p.caughtUp && p.offset+p.pageSize > resultWindow {
+	if !p.caughtUp && p.offset+p.pageSize > p.window {
 		crowd := wholeSecond(p.cur.Since)
 		p.cur.Crowd = &crowd
 		p.slice, p.offset = 0, 0
@@ -245,7 +248,7 @@ func (p *pager) takeCrowd(results []json.RawMessage, hasNext bool) []listItem {
 	fresh := p.fresh(results, false)
 	p.offset = max(0, p.offset+len(results)-p.overlap)
 	more := len(results) == p.pageSize && hasNext
-	if more && p.offset+p.pageSize > resultWindow {
+	if more && p.offset+p.pageSize > p.window {
 		p.truncated(*p.cur.Crowd, p.slices[p.slice])
 		more = false
 	}

@@ -37,7 +37,7 @@ func (f *fakeListing) page(t *testing.T, p *pager) ([]json.RawMessage, bool) {
 	}
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	offset, _ := strconv.Atoi(q.Get("offset"))
-	require.LessOrEqual(t, offset+limit, resultWindow, "the pager pages past the result window")
+	require.LessOrEqual(t, offset+limit, defaultResultWindow, "the pager pages past the result window")
 	var ids []string
 	for id, at := range f.objs {
 		st, typ := "new", "sigma"

@@ -27,6 +27,7 @@ const (
 	fieldPollInterval       = "poll_interval"
 	fieldStartDate          = "start_date"
 	fieldPageSize           = "page_size"
+	fieldResultWindow       = "result_window"
 	fieldSettleDelay        = "settle_delay"
 	fieldSourceListName     = "source_list_name"
 	fieldCheckpointCache    = "checkpoint_cache"
@@ -167,6 +168,10 @@ func inputFields() []*service.ConfigField {
 			Description("Objects per list request.").
 			Default(100).
 			Advanced(),
+		service.NewIntField(fieldResultWindow).
+			Description("The deepest position HarfangLab's lists page to (`offset + limit`): Elasticsearch's `index.max_result_window` of the console, 10 000 unless its administrator changed it. Seconds holding more alerts than this are read slice by slice (status × alert type).").
+			Default(defaultResultWindow).
+			Advanced(),
 		service.NewDurationField(fieldSettleDelay).
 			Description("Objects newer than this are left for the next poll: HarfangLab keeps alerts in Elasticsearch, where a document becomes searchable only after a refresh (and agents may upload late), and the cursor must not pass one that is not visible yet. HarfangLab's SDK stays at least 120 s behind now.").
 			Default("2m"),
@@ -203,6 +208,7 @@ type inputConfig struct {
 	pollInterval time.Duration
 	startDate    time.Time // zero: 24 h before the first start
 	pageSize     int
+	resultWindow int
 	settleDelay  time.Duration
 	sourceName   string
 	cache        string
@@ -261,8 +267,11 @@ func parseInputConfig(conf *service.ParsedConfig, mgr *service.Resources) (input
 	if c.pageSize, err = conf.FieldInt(fieldPageSize); err != nil {
 		return c, err
 	}
-	if c.pageSize < 1 || c.pageSize > 10000 {
-		return c, fmt.Errorf("field %s must be between 1 and 10000, got %d", fieldPageSize, c.pageSize)
+	if c.resultWindow, err = conf.FieldInt(fieldResultWindow); err != nil {
+		return c, err
+	}
+	if c.pageSize < 1 || c.pageSize > c.resultWindow {
+		return c, fmt.Errorf("field %s must be between 1 and %s (%d), got %d", fieldPageSize, fieldResultWindow, c.resultWindow, c.pageSize)
 	}
 	if c.settleDelay, err = conf.FieldDuration(fieldSettleDelay); err != nil {
 		return c, err
@@ -397,9 +406,10 @@ func (in *alertsInput) newPasses(st cursorState) []*pass {
 	capacity := int64(max(1024, 8*in.conf.pageSize))
 	mk := func(name, kind, path, field string, filters url.Values) *pass {
 		p := newPager(path, field, filters, in.conf.pageSize, *st.cursorOf(name))
+		p.window = in.conf.resultWindow
 		p.truncated = func(second time.Time, slice url.Values) {
 			in.metrics.windowTruncated.Incr(1, name)
-			in.log.Errorf("HarfangLab holds more than %d %ss at %s for %s: the ones past the result window cannot be listed and are skipped", resultWindow, kind, formatTime(second), slice.Encode())
+			in.log.Errorf("HarfangLab holds more than %d %ss at %s for %s: the ones past the result window cannot be listed and are skipped", in.conf.resultWindow, kind, formatTime(second), slice.Encode())
 		}
 		return &pass{name: name, kind: kind, p: p, cp: checkpoint.NewCapped[streamCursor](capacity)}
 	}

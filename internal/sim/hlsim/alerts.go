@@ -23,9 +23,9 @@ const (
 	// alertDefaultPageSize is what a list answers without `limit` (DRF PAGE_SIZE).
 	alertDefaultPageSize = 10
 	alertMaxPageSize     = 10000
-	// resultWindow is Elasticsearch's index.max_result_window: strict lists refuse
-	// offset + limit beyond it.
-	resultWindow = 10000
+	// defaultResultWindow is Elasticsearch's index.max_result_window: strict lists refuse
+	// offset + limit beyond it (SetResultWindow changes it, as an administrator can).
+	defaultResultWindow = 10000
 )
 
 // Time fields the lists filter on (field__gte, __gt, __lte, __lt).
@@ -314,7 +314,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	matched, inOrder := st.matchAlerts(q)
-	page, err := paginate(r, matched, q, inOrder, !s.lenient)
+	page, err := paginate(r, matched, q, inOrder, s.window())
 	s.mu.Unlock()
 	writePage(w, page, err)
 }
@@ -416,7 +416,7 @@ func (s *Server) listThreats(w http.ResponseWriter, r *http.Request) {
 			matched = append(matched, t)
 		}
 	}
-	page, err := paginate(r, matched, q, false, !s.lenient)
+	page, err := paginate(r, matched, q, false, s.window())
 	s.mu.Unlock()
 	writePage(w, page, err)
 }
@@ -556,7 +556,7 @@ type listPage struct {
 
 // paginate orders objects per `ordering` (unless they already are: inOrder) and cuts the limit/offset page, with relative `next`
 // and `previous` links as HarfangLab returns them.
-func paginate(r *http.Request, objs []map[string]any, q url.Values, inOrder, window bool) ([]byte, error) {
+func paginate(r *http.Request, objs []map[string]any, q url.Values, inOrder bool, window int) ([]byte, error) {
 	sorted := append([]map[string]any(nil), objs...)
 	if ord := q.Get("ordering"); ord != "" && !inOrder {
 		sortBy(sorted, strings.Split(ord, ","))
@@ -577,9 +577,9 @@ func paginate(r *http.Request, objs []map[string]any, q url.Values, inOrder, win
 		}
 		offset = n
 	}
-	if window && offset+limit > resultWindow {
+	if window > 0 && offset+limit > window {
 		// Strict: Elasticsearch refuses to page deeper than its result window (its own words).
-		return nil, fmt.Errorf("Result window is too large, from + size must be less than or equal to: [%d] but was [%d]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.", resultWindow, offset+limit) //nolint:revive,staticcheck // Elasticsearch's message, verbatim
+		return nil, fmt.Errorf("Result window is too large, from + size must be less than or equal to: [%d] but was [%d]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.", window, offset+limit) //nolint:revive,staticcheck // Elasticsearch's message, verbatim
 	}
 	p := listPage{Count: len(sorted), Results: []map[string]any{}}
 	if offset < len(sorted) {
@@ -773,4 +773,24 @@ var slugAnimals = [...]string{"otter", "falcon", "badger", "heron", "lynx", "mar
 func slugFor(id string) string {
 	n, _ := strconv.Atoi(id)
 	return fmt.Sprintf("%s-%s-%s", slugWords[n%len(slugWords)], slugAnimals[(n/len(slugWords))%len(slugAnimals)], id)
+}
+
+// SetResultWindow sets the lists' result window (Elasticsearch's index.max_result_window, which
+// a console administrator may change); 0 restores the default.
+func (s *Server) SetResultWindow(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resultWindow = n
+}
+
+// window is the result window strict lists enforce (0: none, the lenient console). The caller
+// holds s.mu.
+func (s *Server) window() int {
+	switch {
+	case s.lenient:
+		return 0
+	case s.resultWindow > 0:
+		return s.resultWindow
+	}
+	return defaultResultWindow
 }

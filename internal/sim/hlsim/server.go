@@ -23,8 +23,10 @@ type Server struct {
 	// harfanglab-api-evidence.md) that a simulator written from assumptions would not show.
 	// Strict is the default so the product's own tests prove it works with real consoles.
 	lenient bool
-	intel   *intelStore
-	alerts  *alertStore
+	// resultWindow overrides Elasticsearch's default result window (SetResultWindow).
+	resultWindow int
+	intel        *intelStore
+	alerts       *alertStore
 }
 
 // New builds a simulator that accepts `Authorization: Token <token>`.

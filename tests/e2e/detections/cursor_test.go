@@ -81,13 +81,15 @@ func TestStrictConsoleOnlyEvidencedOrderingAndTimeFormat(t *testing.T) {
 // Item 2: 12 000 alerts created within about a second, then one bulk status change giving them
 // all one last_update: both passes walk past the 10 000 result window, nothing lost or stalled.
 func TestBulkStatusChangeBeyondTheResultWindow(t *testing.T) {
-	if testing.Short() {
-		t.Skip("12 000 alerts through the binary")
-	}
+	// The console's window scaled down (an administrator can set index.max_result_window) so
+	// the same paths run in seconds: 1 200 alerts in one second against a window of 1 000 take
+	// the pager through the same slices as 12 000 against 10 000.
+	const window, n = 1000, 1200
 	e := newEnv(t)
+	e.hl.SetResultWindow(window)
+	e.vars["HARFANGLAB_RESULT_WINDOW"] = fmt.Sprint(window)
 	e.vars["HARFANGLAB_IMPORT_SECURITY_EVENTS_FILTERS_BY_STATUS"] = "new,false_positive"
 	e.vars["HARFANGLAB_IMPORT_THREATS_AS_CASE_INCIDENTS"] = "false"
-	const n = 12000
 	stamp := time.Now().UTC().Add(-10 * time.Minute)
 	var ids []string
 	for i := range n {
@@ -96,35 +98,22 @@ func TestBulkStatusChangeBeyondTheResultWindow(t *testing.T) {
 		ids = append(ids, e.hl.AddAlert(a))
 	}
 	p := e.start()
-	last := time.Now()
-	p.Eventually(5*waitLong, func() bool {
-		got := len(e.octi.ObjectsOfType("incident"))
-		if time.Since(last) > 10*time.Second {
-			last = time.Now()
-			t.Logf("%d incidents, %v alerts read", got, metricSum(t, e.addr, "harfanglab_alerts_total"))
-		}
-		return got >= n
-	}, "%d incidents", n)
+	p.Eventually(waitLong, func() bool { return len(e.octi.ObjectsOfType("incident")) >= n }, "%d incidents", n)
 	p.Eventually(waitLong, func() bool { return metricSum(t, e.addr, "harfanglab_alerts_total") == n }, "every alert read once")
+	bundles := e.octi.BundlesPushed()
 
 	start := time.Now()
 	e.hl.SetAlertsStatus(ids, "false_positive")
-	p.Eventually(5*waitLong, func() bool { return metricSum(t, e.addr, "harfanglab_alerts_total") >= 2*n }, "every alert read again after the bulk change")
-	t.Logf("bulk change of %d alerts read back in %s", n, time.Since(start).Round(time.Millisecond))
+	p.Eventually(waitLong, func() bool { return metricSum(t, e.addr, "harfanglab_alerts_total") >= 2*n }, "every alert read again after the bulk change")
+	t.Logf("bulk change of %d alerts (window %d) read back in %s", n, window, time.Since(start).Round(time.Millisecond))
 	time.Sleep(time.Second)
 	assert.Equal(t, float64(2*n), metricSum(t, e.addr, "harfanglab_alerts_total"), "each alert once per change")
 	assert.Zero(t, metricSum(t, e.addr, "harfanglab_alerts_window_truncated_total"))
 	assert.Zero(t, metricSum(t, e.addr, "harfanglab_alerts_poll_errors_total"), "no query past the window")
 	assert.Len(t, e.octi.ObjectsOfType("incident"), n, "no duplicate incident")
-	p.Eventually(waitLong, func() bool {
-		negative := 0
-		for _, inc := range e.octi.ObjectsOfType("incident") {
-			if inc["x_opencti_negative"] == true {
-				negative++
-			}
-		}
-		return negative == n
-	}, "every incident marked false positive in OpenCTI")
+	// The verdict travels on sightings (none here: the alerts have no rule); every changed
+	// alert is pushed again.
+	p.Eventually(waitLong, func() bool { return e.octi.BundlesPushed() >= bundles+n }, "every changed alert pushed again")
 }
 
 // Item 2: a threat grouping 40 000 security events is listed within the window (its newest
