@@ -66,7 +66,7 @@ func TestCIRunsTheReadmeTestCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"apt-get install -y -qq redis-server", "go test -count=1"} {
+	for _, want := range []string{"apt-get install -y -qq redis-server", "golangci-lint/v2/cmd/golangci-lint@", "\"$lint\" run ./...", "go test -count=1"} {
 		if !strings.Contains(string(script), want) {
 			t.Errorf("tests/run.sh lacks %q", want)
 		}
