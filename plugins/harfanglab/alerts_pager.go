@@ -20,8 +20,8 @@ const defaultResultWindow = 10000
 
 // Time fields the passes are ordered and filtered on.
 const (
-	fieldAlertTime  = "alert_time"
-	fieldLastUpdate = "last_update"
+	apiAlertTime  = "alert_time"
+	apiLastUpdate = "last_update"
 )
 
 // listItem is one object of a list page.
@@ -53,7 +53,7 @@ func decodeItem(raw json.RawMessage, field string) listItem {
 		it.id, it.err = digestKey(raw), errors.New("object has no id")
 		return it
 	}
-	if s, ok := head[fieldAlertTime].(string); ok {
+	if s, ok := head[apiAlertTime].(string); ok {
 		it.alertTime, _ = parseTime(s)
 	}
 	s, _ := head[field].(string)

@@ -20,18 +20,18 @@ import (
 
 // Field names of the harfanglab_alerts input.
 const (
-	fieldStatuses           = "statuses"
-	fieldAlertTypes         = "alert_types"
-	fieldMaturity           = "maturity"
-	fieldThreats            = "threats"
-	fieldPollInterval       = "poll_interval"
-	fieldStartDate          = "start_date"
-	fieldPageSize           = "page_size"
-	fieldResultWindow       = "result_window"
-	fieldSettleDelay        = "settle_delay"
-	fieldSourceListName     = "source_list_name"
-	fieldCheckpointCache    = "checkpoint_cache"
-	fieldCheckpointCacheKey = "checkpoint_cache_key"
+	haFieldStatuses           = "statuses"
+	haFieldAlertTypes         = "alert_types"
+	haFieldMaturity           = "maturity"
+	haFieldThreats            = "threats"
+	haFieldPollInterval       = "poll_interval"
+	haFieldStartDate          = "start_date"
+	haFieldPageSize           = "page_size"
+	haFieldResultWindow       = "result_window"
+	haFieldSettleDelay        = "settle_delay"
+	haFieldSourceListName     = "source_list_name"
+	haFieldCheckpointCache    = "checkpoint_cache"
+	haFieldCheckpointCacheKey = "checkpoint_cache_key"
 )
 
 // Metadata keys set on every message.
@@ -145,42 +145,42 @@ lookups of one page run concurrently (8 at a time) and are cached (10 min; 1 min
 // inputFields are the input's own fields (after the client's).
 func inputFields() []*service.ConfigField {
 	return []*service.ConfigField{
-		service.NewStringListField(fieldStatuses).
+		service.NewStringListField(haFieldStatuses).
 			Description("Security-event statuses to import (`new`, `probable_false_positive`, `investigating`, `false_positive`, `closed`). An item may be a comma list.").
 			Default([]any{"new", "investigating"}),
-		service.NewStringListField(fieldAlertTypes).
+		service.NewStringListField(haFieldAlertTypes).
 			Description("Alert types to import (e.g. `yara`, `sigma`, `ioc`). An item may be a comma list.").
 			Default([]any{"yara", "sigma", "ioc"}),
-		service.NewStringListField(fieldMaturity).
+		service.NewStringListField(haFieldMaturity).
 			Description("Maturities of the rules whose alerts are imported (`stable`, `testing`, `experimental`; an item may be a comma list). The OpenCTI connectors import `stable` only; add `testing` to see rules still under evaluation.").
 			Default([]any{"stable"}),
-		service.NewBoolField(fieldThreats).
+		service.NewBoolField(haFieldThreats).
 			Description("Also import threats, each with its alerts and note.").
 			Default(true),
-		service.NewDurationField(fieldPollInterval).
+		service.NewDurationField(haFieldPollInterval).
 			Description("Time between two polls once caught up.").
 			Default("60s"),
-		service.NewStringField(fieldStartDate).
+		service.NewStringField(haFieldStartDate).
 			Description("Where the first run starts (RFC 3339 or a date); empty means 24 hours before the first start. Ignored once a cursor exists.").
 			Default("").
 			Example("2024-01-01T00:00:00Z"),
-		service.NewIntField(fieldPageSize).
+		service.NewIntField(haFieldPageSize).
 			Description("Objects per list request.").
 			Default(100).
 			Advanced(),
-		service.NewIntField(fieldResultWindow).
+		service.NewIntField(haFieldResultWindow).
 			Description("The deepest position HarfangLab's lists page to (`offset + limit`): Elasticsearch's `index.max_result_window` of the console, 10 000 unless its administrator changed it. Seconds holding more alerts than this are read slice by slice (status × alert type).").
 			Default(defaultResultWindow).
 			Advanced(),
-		service.NewDurationField(fieldSettleDelay).
+		service.NewDurationField(haFieldSettleDelay).
 			Description("Objects newer than this are left for the next poll: HarfangLab keeps alerts in Elasticsearch, where a document becomes searchable only after a refresh (and agents may upload late), and the cursor must not pass one that is not visible yet. HarfangLab's SDK stays at least 120 s behind now.").
 			Default("2m"),
-		service.NewStringField(fieldSourceListName).
+		service.NewStringField(haFieldSourceListName).
 			Description("Name of the threat-intelligence lists the intel push writes; their rules carry the OpenCTI indicator ids in their comment.").
 			Default("from_OpenCTI"),
-		service.NewStringField(fieldCheckpointCache).
+		service.NewStringField(haFieldCheckpointCache).
 			Description("A cache resource where the cursor is kept; it must persist across restarts."),
-		service.NewStringField(fieldCheckpointCacheKey).
+		service.NewStringField(haFieldCheckpointCacheKey).
 			Description("The key of the cursor in the cache.").
 			Default("harfanglab_alerts").
 			Advanced(),
@@ -222,74 +222,74 @@ func parseInputConfig(conf *service.ParsedConfig, mgr *service.Resources) (input
 		return c, err
 	}
 	c.client.MaxRetries = clientMaxRetries
-	if c.statuses, err = commaList(conf, fieldStatuses); err != nil {
+	if c.statuses, err = commaList(conf, haFieldStatuses); err != nil {
 		return c, err
 	}
 	for _, s := range c.statuses {
 		if !knownStatuses[s] {
-			return c, fmt.Errorf("field %s: unknown status %q (want new, probable_false_positive, investigating, false_positive or closed)", fieldStatuses, s)
+			return c, fmt.Errorf("field %s: unknown status %q (want new, probable_false_positive, investigating, false_positive or closed)", haFieldStatuses, s)
 		}
 	}
-	if c.alertTypes, err = commaList(conf, fieldAlertTypes); err != nil {
+	if c.alertTypes, err = commaList(conf, haFieldAlertTypes); err != nil {
 		return c, err
 	}
 	for _, t := range c.alertTypes {
 		if !alertTypeName.MatchString(t) {
-			return c, fmt.Errorf("field %s: %q is not an alert type name", fieldAlertTypes, t)
+			return c, fmt.Errorf("field %s: %q is not an alert type name", haFieldAlertTypes, t)
 		}
 	}
-	if c.maturity, err = commaList(conf, fieldMaturity); err != nil {
+	if c.maturity, err = commaList(conf, haFieldMaturity); err != nil {
 		return c, err
 	}
 	for _, m := range c.maturity {
 		if !knownMaturities[m] {
-			return c, fmt.Errorf("field %s: unknown maturity %q (want stable, testing or experimental)", fieldMaturity, m)
+			return c, fmt.Errorf("field %s: unknown maturity %q (want stable, testing or experimental)", haFieldMaturity, m)
 		}
 	}
-	if c.threats, err = conf.FieldBool(fieldThreats); err != nil {
+	if c.threats, err = conf.FieldBool(haFieldThreats); err != nil {
 		return c, err
 	}
-	if c.pollInterval, err = conf.FieldDuration(fieldPollInterval); err != nil {
+	if c.pollInterval, err = conf.FieldDuration(haFieldPollInterval); err != nil {
 		return c, err
 	}
 	if c.pollInterval <= 0 {
-		return c, fmt.Errorf("field %s must be positive", fieldPollInterval)
+		return c, fmt.Errorf("field %s must be positive", haFieldPollInterval)
 	}
-	start, err := conf.FieldString(fieldStartDate)
+	start, err := conf.FieldString(haFieldStartDate)
 	if err != nil {
 		return c, err
 	}
 	if start = strings.TrimSpace(start); start != "" {
 		if c.startDate, err = parseTime(start); err != nil {
-			return c, fmt.Errorf("field %s: %w", fieldStartDate, err)
+			return c, fmt.Errorf("field %s: %w", haFieldStartDate, err)
 		}
 	}
-	if c.pageSize, err = conf.FieldInt(fieldPageSize); err != nil {
+	if c.pageSize, err = conf.FieldInt(haFieldPageSize); err != nil {
 		return c, err
 	}
-	if c.resultWindow, err = conf.FieldInt(fieldResultWindow); err != nil {
+	if c.resultWindow, err = conf.FieldInt(haFieldResultWindow); err != nil {
 		return c, err
 	}
 	if c.pageSize < 1 || c.pageSize > c.resultWindow {
-		return c, fmt.Errorf("field %s must be between 1 and %s (%d), got %d", fieldPageSize, fieldResultWindow, c.resultWindow, c.pageSize)
+		return c, fmt.Errorf("field %s must be between 1 and %s (%d), got %d", haFieldPageSize, haFieldResultWindow, c.resultWindow, c.pageSize)
 	}
-	if c.settleDelay, err = conf.FieldDuration(fieldSettleDelay); err != nil {
+	if c.settleDelay, err = conf.FieldDuration(haFieldSettleDelay); err != nil {
 		return c, err
 	}
 	if c.settleDelay < 0 {
-		return c, fmt.Errorf("field %s must not be negative", fieldSettleDelay)
+		return c, fmt.Errorf("field %s must not be negative", haFieldSettleDelay)
 	}
-	if c.sourceName, err = conf.FieldString(fieldSourceListName); err != nil {
+	if c.sourceName, err = conf.FieldString(haFieldSourceListName); err != nil {
 		return c, err
 	}
-	if c.cache, err = conf.FieldString(fieldCheckpointCache); err != nil {
+	if c.cache, err = conf.FieldString(haFieldCheckpointCache); err != nil {
 		return c, err
 	}
-	if c.cacheKey, err = conf.FieldString(fieldCheckpointCacheKey); err != nil {
+	if c.cacheKey, err = conf.FieldString(haFieldCheckpointCacheKey); err != nil {
 		return c, err
 	}
 	if c.cacheKey == "" {
-		return c, fmt.Errorf("field %s must not be empty", fieldCheckpointCacheKey)
+		return c, fmt.Errorf("field %s must not be empty", haFieldCheckpointCacheKey)
 	}
 	return c, nil
 }
@@ -384,7 +384,7 @@ func newAlertsInput(conf *service.ParsedConfig, mgr *service.Resources) (*alerts
 		return nil, err
 	}
 	if !mgr.HasCache(c.cache) {
-		return nil, fmt.Errorf("field %s: cache resource %q does not exist", fieldCheckpointCache, c.cache)
+		return nil, fmt.Errorf("field %s: cache resource %q does not exist", haFieldCheckpointCache, c.cache)
 	}
 	client, err := NewClient(c.client)
 	if err != nil {
@@ -413,12 +413,12 @@ func (in *alertsInput) newPasses(st cursorState) []*pass {
 		}
 		return &pass{name: name, kind: kind, p: p, cp: checkpoint.NewCapped[streamCursor](capacity)}
 	}
-	created := mk(passCreated, detection.KindAlert, pathAlerts, fieldAlertTime, in.alertFilters())
-	updated := mk(passUpdated, detection.KindAlert, pathAlerts, fieldLastUpdate, in.alertFilters())
+	created := mk(passCreated, detection.KindAlert, pathAlerts, apiAlertTime, in.alertFilters())
+	updated := mk(passUpdated, detection.KindAlert, pathAlerts, apiLastUpdate, in.alertFilters())
 	updated.p.reportBad = false // the new-alerts pass reports malformed alerts
 	passes := []*pass{created, updated}
 	if in.conf.threats {
-		passes = append(passes, mk(passThreats, detection.KindThreat, pathThreats, fieldLastUpdate, nil))
+		passes = append(passes, mk(passThreats, detection.KindThreat, pathThreats, apiLastUpdate, nil))
 	}
 	return passes
 }
@@ -464,7 +464,7 @@ func (in *alertsInput) loadCursor(ctx context.Context) (cursorState, error) {
 	if getErr == nil {
 		st, err := decodeCursor(raw)
 		if err != nil {
-			return st, fmt.Errorf("cursor %q in cache %q: %w (delete it to start again from %s)", in.conf.cacheKey, in.conf.cache, err, fieldStartDate)
+			return st, fmt.Errorf("cursor %q in cache %q: %w (delete it to start again from %s)", in.conf.cacheKey, in.conf.cache, err, haFieldStartDate)
 		}
 		return st, nil
 	}

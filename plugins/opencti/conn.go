@@ -144,7 +144,7 @@ func (r *streamReader) open(ctx context.Context) (*http.Response, error) {
 	case resp.StatusCode == http.StatusNotFound:
 		resp.Body.Close()
 		return nil, &errFatal{fmt.Errorf("opencti_stream: %s answered %q: nothing serves /stream there (OpenCTI itself answers 401, never 404, for an unknown stream); check the %s field (OPENCTI_URL)",
-			c.baseURL, resp.Status, fieldURL)}
+			c.baseURL, resp.Status, octiFieldURL)}
 	case resp.StatusCode != http.StatusOK:
 		resp.Body.Close()
 		return nil, fmt.Errorf("opencti_stream: %s answered %q", c.streamURL, resp.Status)
@@ -169,7 +169,7 @@ func unauthorizedError(c *streamConfig, status string) error {
 		"(1) the token is wrong or expired: check the %s field (OPENCTI_TOKEN); "+
 		"(2) the token's user lacks %s: check its roles in OpenCTI; "+
 		"(3) no live stream has id %q: check the %s field (CONNECTOR_LIVE_STREAM_ID) against Data > Data sharing > Live streams",
-		c.baseURL, status, c.streamID, fieldToken, capability, c.streamID, osFieldStreamID)
+		c.baseURL, status, c.streamID, octiFieldToken, capability, c.streamID, osFieldStreamID)
 }
 
 // beforeDate reports whether position lies before an RFC 3339 date.

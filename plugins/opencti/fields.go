@@ -4,10 +4,10 @@ import "github.com/redpanda-data/benthos/v4/public/service"
 
 // Connection fields shared by every OpenCTI component (the input and the output).
 const (
-	fieldURL     = "url"
-	fieldToken   = "token"
-	fieldTLS     = "tls"
-	fieldTimeout = "timeout"
+	octiFieldURL     = "url"
+	octiFieldToken   = "token"
+	octiFieldTLS     = "tls"
+	octiFieldTimeout = "timeout"
 )
 
 // connectionFields declares the OpenCTI connection once for every component. Only the timeout
@@ -16,15 +16,15 @@ const (
 // take long on a loaded platform).
 func connectionFields(timeout *service.ConfigField) []*service.ConfigField {
 	return []*service.ConfigField{
-		service.NewURLField(fieldURL).
+		service.NewURLField(octiFieldURL).
 			Description("Base URL of the OpenCTI platform (`/graphql` and `/stream` are appended).").
 			Example("https://opencti.example.com"),
-		service.NewStringField(fieldToken).
+		service.NewStringField(octiFieldToken).
 			Description("OpenCTI API token, sent as `Authorization: Bearer <token>`. Never logged.").
 			Secret(),
 		// Always applied, as in every component: a root_cas_file or skip_cert_verify set without
 		// `enabled: true` must not be silently ignored.
-		service.NewTLSField(fieldTLS),
+		service.NewTLSField(octiFieldTLS),
 		timeout,
 	}
 }

@@ -95,7 +95,7 @@ func streamInputSpec() *service.ConfigSpec {
 		Summary("Reads an OpenCTI live stream (server-sent events) and resumes from a persisted cursor.").
 		Description(osDescription).
 		Fields(
-			connectionFields(service.NewDurationField(fieldTimeout).
+			connectionFields(service.NewDurationField(octiFieldTimeout).
 				Description("Connect and response-header timeout. The stream itself has no overall timeout.").
 				Default("30s"))...).
 		Fields(
@@ -174,16 +174,16 @@ type streamConfig struct {
 
 func parseStreamConfig(conf *service.ParsedConfig) (c streamConfig, err error) {
 	var rawURL, recoverFrom string
-	if rawURL, err = conf.FieldString(fieldURL); err != nil {
+	if rawURL, err = conf.FieldString(octiFieldURL); err != nil {
 		return c, err
 	}
 	u, err := url.Parse(strings.TrimRight(rawURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("%s %q: want an http(s) URL", fieldURL, rawURL)
+		return c, fmt.Errorf("%s %q: want an http(s) URL", octiFieldURL, rawURL)
 	}
 	u.User = nil
 	c.baseURL = u.String()
-	if c.token, err = conf.FieldString(fieldToken); err != nil {
+	if c.token, err = conf.FieldString(octiFieldToken); err != nil {
 		return c, err
 	}
 	if c.streamID, err = conf.FieldString(osFieldStreamID); err != nil {
@@ -290,11 +290,11 @@ func newStreamInput(conf *service.ParsedConfig, mgr *service.Resources) (*stream
 	if !mgr.HasCache(c.cacheName) {
 		return nil, fmt.Errorf("opencti_stream: %s: cache resource %q not found", osFieldCheckpointCache, c.cacheName)
 	}
-	tlsConf, err := conf.FieldTLS(fieldTLS)
+	tlsConf, err := conf.FieldTLS(octiFieldTLS)
 	if err != nil {
 		return nil, fmt.Errorf("opencti_stream: %w", err)
 	}
-	timeout, err := conf.FieldDuration(fieldTimeout)
+	timeout, err := conf.FieldDuration(octiFieldTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("opencti_stream: %w", err)
 	}

@@ -98,10 +98,10 @@ func newConnectorLink(conf *service.ParsedConfig, mgr *service.Resources, c stre
 	}
 	cc := ClientConfig{URL: c.baseURL, Token: c.token, MaxRetries: linkRetries, Logger: mgr.Logger(), Metrics: mgr.Metrics()}
 	var err error
-	if cc.TLS, err = conf.FieldTLS(fieldTLS); err != nil {
+	if cc.TLS, err = conf.FieldTLS(octiFieldTLS); err != nil {
 		return nil, err
 	}
-	if cc.Timeout, err = conf.FieldDuration(fieldTimeout); err != nil {
+	if cc.Timeout, err = conf.FieldDuration(octiFieldTimeout); err != nil {
 		return nil, err
 	}
 	client, err := NewClient(cc)

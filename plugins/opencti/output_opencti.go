@@ -55,7 +55,7 @@ a sighting whose indicator OpenCTI does not know is dropped with a warning.
 
 The token needs the CONNECTORAPI capability (OpenCTI "Connector" role).`).
 		Fields(
-			connectionFields(service.NewDurationField(fieldTimeout).
+			connectionFields(service.NewDurationField(octiFieldTimeout).
 				Description("Timeout of one GraphQL request.").
 				Default("60s").
 				Advanced())...).
@@ -134,16 +134,16 @@ type openCTIOutput struct {
 func newOpenCTIOutput(conf *service.ParsedConfig, mgr *service.Resources) (*openCTIOutput, error) {
 	var cc ClientConfig
 	var err error
-	if cc.URL, err = conf.FieldString(fieldURL); err != nil {
+	if cc.URL, err = conf.FieldString(octiFieldURL); err != nil {
 		return nil, err
 	}
-	if cc.Token, err = conf.FieldString(fieldToken); err != nil {
+	if cc.Token, err = conf.FieldString(octiFieldToken); err != nil {
 		return nil, err
 	}
-	if cc.TLS, err = conf.FieldTLS(fieldTLS); err != nil {
+	if cc.TLS, err = conf.FieldTLS(octiFieldTLS); err != nil {
 		return nil, err
 	}
-	if cc.Timeout, err = conf.FieldDuration(fieldTimeout); err != nil {
+	if cc.Timeout, err = conf.FieldDuration(octiFieldTimeout); err != nil {
 		return nil, err
 	}
 	if cc.MaxRetries, err = conf.FieldInt(ocFieldMaxRetries); err != nil {
