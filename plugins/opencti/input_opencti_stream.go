@@ -91,6 +91,7 @@ and the stream is read again from it, so nothing published before the server's f
 func streamInputSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
+		Version("0.1.0").
 		Categories("Services").
 		Summary("Reads an OpenCTI live stream (server-sent events) and resumes from a persisted cursor.").
 		Description(osDescription).
