@@ -7,6 +7,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/check"
 	"github.com/opencti-harfanglab/opencti-harfanglab/internal/demo"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/all"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/envcompat"
@@ -22,5 +23,6 @@ func main() {
 		service.CLIOptSetProductName("opencti-harfanglab"),
 		service.CLIOptSetEnvVarLookup(envcompat.Lookup),
 		service.CLIOptAddCommand(demo.Command()),
+		service.CLIOptAddCommand(check.Command()),
 	)
 }

@@ -16,6 +16,7 @@ package openctisim
 //	SetConnectorAPI(bool)                          grant/revoke the CONNECTORAPI capability
 //	AddIndicator(internalID, standardID)           indicators known to indicator(id:)
 //	GraphQLCalls(op) int                           calls per root field
+//	SetCapabilities / SetVersion                   what `me` and `about` answer (identity.go)
 
 import (
 	"encoding/json"
@@ -234,7 +235,7 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if g.noConnector && op != "indicator" {
+	if g.noConnector && op != "indicator" && op != "me" && op != "about" {
 		writeGraphQL(w, http.StatusOK, nil, op, errorOf("FORBIDDEN_ACCESS", "You are not allowed to do this."))
 		return
 	}
@@ -258,6 +259,10 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		data, gerr = g.stixBundlePush(vars)
 	case "indicator":
 		data = g.indicator(vars)
+	case "me":
+		data = s.me()
+	case "about":
+		data = s.about()
 	default:
 		gerr = errorOf("GRAPHQL_VALIDATION_FAILED", fmt.Sprintf("Cannot query field %q (not simulated)", op))
 	}
