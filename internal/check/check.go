@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -97,7 +99,11 @@ func Command() *cli.Command {
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "timeout of one request"},
 		},
 		Action: func(c *cli.Context) error {
-			failed := Main(c.Context, c.App.Writer, os.LookupEnv, Options{Write: c.Bool("write"), RequestTimeout: c.Duration("timeout")})
+			// An interrupt ends the probes early but still lets --write delete its lists (the
+			// clean-up runs on a context of its own).
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			failed := Main(ctx, c.App.Writer, os.LookupEnv, Options{Write: c.Bool("write"), RequestTimeout: c.Duration("timeout")})
 			if failed > 0 {
 				return cli.Exit(fmt.Sprintf("check: %d required probe(s) not ok", failed), 1)
 			}

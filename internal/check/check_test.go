@@ -185,7 +185,7 @@ func TestWriteCleansUpAfterAFailure(t *testing.T) {
 	inj.Set(faults.Config{Rate5xx: 1})
 	report, failed := s.run(t, true)
 	expect(t, report, map[string]string{
-		"write.sigma.create": `^differs: POST answered 503 `,
+		"write.sigma.create": `^differs: POST answered 503 not JSON \(\d+ bytes\), taken as not created: service unavailable \(injected\)$`,
 		"write.yara.create":  `^ok: POST 20[01] `,
 		"write.yara.delete":  `^ok: DELETE 204`,
 		"write.cleanup":      `^ok: temporary lists deleted`,

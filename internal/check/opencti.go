@@ -112,7 +112,8 @@ func probeCapabilities(rep *Report, cfg Config, caps map[string]bool) {
 	rep.add("opencti.capabilities", true, OK, "%s, %s, %s present", capConnector, capUpdate, capTaxii)
 }
 
-// probeOpenCTIVersion reads `about { version }`. Not required: a platform may restrict it.
+// probeOpenCTIVersion reads `about { version }`. Unknown: whether some platforms restrict
+// `about` to administrators; then the line says cannot tell and does not fail the check.
 func probeOpenCTIVersion(ctx context.Context, rep *Report, cl *opencti.Client) {
 	var about struct {
 		Version string `json:"version"`

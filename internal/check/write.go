@@ -56,9 +56,19 @@ func probeWrite(ctx context.Context, rep *Report, h hl) {
 	if !w.createLists(ctx) {
 		return
 	}
-	w.iocSequence(ctx)
-	w.ruleSequence(ctx, kindSigma, w.sigmaContent("detection rule"), w.sigmaContent("detection rule, changed"))
-	w.ruleSequence(ctx, kindYARA, w.yaraContent("a"), w.yaraContent("b"))
+	for _, step := range []func(){
+		func() { w.iocSequence(ctx) },
+		func() {
+			w.ruleSequence(ctx, kindSigma, w.sigmaContent("detection rule"), w.sigmaContent("detection rule, changed"))
+		},
+		func() { w.ruleSequence(ctx, kindYARA, w.yaraContent("a"), w.yaraContent("b")) },
+	} {
+		if ctx.Err() != nil {
+			w.rep.add("write.interrupted", true, CannotTell, "the remaining write probes did not run: %v", context.Cause(ctx))
+			return
+		}
+		step()
+	}
 }
 
 func randomTag() string {
@@ -150,7 +160,9 @@ func (w *writer) readBack(ctx context.Context, k kind, id string) (map[string]an
 }
 
 // disable sends what the intel output sends to disable an entry (global_state beside enabled:
-// newer consoles need the first, older ones ignore it) and reads the entry back.
+// newer consoles need the first, older ones ignore it) and reads the entry back. Unknown: whether
+// a recent console derives global_state from enabled (or the reverse) on IOC rules; the
+// read-back shows what this one did.
 func (w *writer) disable(ctx context.Context, k kind, id string) {
 	a := w.h.do(ctx, http.MethodPatch, k.itemPath+id, nil, map[string]any{"enabled": false, "global_state": "disabled"})
 	if !a.ok() {

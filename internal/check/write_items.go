@@ -19,7 +19,11 @@ func (w *writer) iocSequence(ctx context.Context) {
 	}
 	a := w.h.do(ctx, http.MethodPost, k.itemPath, nil, body)
 	id := idOf(a.body)
-	if !a.ok() || id == "" {
+	switch {
+	case a.err != nil:
+		w.rep.add(k.probe+".create", true, CannotTell, "POST: %s", a)
+		return
+	case !a.ok() || id == "":
 		w.rep.add(k.probe+".create", true, Differs, "POST answered %s", a)
 		return
 	}
@@ -39,6 +43,8 @@ func (w *writer) iocSequence(ctx context.Context) {
 		w.rep.add(k.probe+".duplicate", false, Differs, "second POST answered %s (the product looks for \"already exists\" in a 400)", dup)
 	}
 
+	// A partial PATCH of an IOC rule is not evidenced by any public client (they send the full
+	// body or PUT); the intel output sends only the changed fields, so that is what is tried.
 	comment := `{"indicator_ids":["check","check-2"]}`
 	p := w.h.do(ctx, http.MethodPatch, k.itemPath+id, nil, map[string]any{"comment": comment})
 	if v, rb := w.readBack(ctx, k, id); !p.ok() {
@@ -99,8 +105,12 @@ func (w *writer) ruleSequence(ctx context.Context, k kind, content, changed stri
 	}
 	a := w.h.do(ctx, http.MethodPost, k.itemPath, nil, body)
 	up := parseUpload(a.body)
-	if !a.ok() || !up.created {
-		w.rep.add(k.probe+".create", true, Differs, "POST answered %d %s (not created: %s)", a.status, shape(a.body), a)
+	switch {
+	case a.err != nil:
+		w.rep.add(k.probe+".create", true, CannotTell, "POST: %s", a)
+		return
+	case !a.ok() || !up.created:
+		w.rep.add(k.probe+".create", true, Differs, "POST answered %d %s, taken as not created: %s", a.status, shape(a.body), quoteBody(a.body))
 		return
 	}
 	w.items = append(w.items, created{k.itemPath, up.id})
@@ -116,6 +126,7 @@ func (w *writer) ruleSequence(ctx context.Context, k kind, content, changed stri
 
 // ruleReadBack reports what the console kept of what was written: re-serialised content, a
 // dropped description, a trimmed name (all evidenced on some consoles; none breaks the product).
+// Unknown: whether a PATCH can write `description` where a POST cannot; not probed.
 func (w *writer) ruleReadBack(ctx context.Context, k kind, id, name, content string) {
 	v, a := w.readBack(ctx, k, id)
 	if v == nil {

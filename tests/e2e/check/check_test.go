@@ -3,12 +3,14 @@
 package check_test
 
 import (
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/internal/check"
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/faults"
 	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/hlsim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/openctisim"
 	"github.com/opencti-harfanglab/opencti-harfanglab/tests/e2e/harness"
@@ -103,4 +105,35 @@ func TestCheckFailsOnARefusedToken(t *testing.T) {
 		`^\* opencti\.stream +differs: .*"no-such-stream".*CONNECTOR_LIVE_STREAM_ID`,
 		`required not ok: .*harfanglab\.token`,
 	)
+}
+
+// Interrupted in the middle of --write (SIGTERM while a Sigma upload hangs), check still deletes
+// its temporary lists before it exits.
+func TestCheckInterruptedStillCleansUp(t *testing.T) {
+	_, hl, env := startSims(t)
+	inj := hl.Faults()
+	inj.Skip = func(r *http.Request) bool {
+		return r.Method != http.MethodPost || !strings.Contains(r.URL.Path, "/SigmaRule/")
+	}
+	inj.Set(faults.Config{Latency: time.Minute})
+	p := harness.Start(t, env, "check", "--write")
+	p.Eventually(30*time.Second, func() bool { return inj.Requests() > 0 }, "the Sigma upload never started")
+	p.Stop()
+	out := p.Logs()
+	if code := p.Wait(time.Second); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	wantLines(t, out,
+		`^\* write\.ioc\.delete +ok: DELETE 204`,
+		`^\* write\.sigma\.create +cannot tell: POST: no answer: .*signal received`,
+		`^\* write\.interrupted +cannot tell: the remaining write probes did not run`,
+		`^\* write\.cleanup +ok: temporary lists deleted`,
+	)
+	for _, kind := range []string{"IOCSource", "SigmaSource", "YaraSource"} {
+		for _, name := range hl.Sources(kind) {
+			if strings.HasPrefix(name, check.ListPrefix) {
+				t.Errorf("temporary %s %q left behind", kind, name)
+			}
+		}
+	}
 }
