@@ -43,15 +43,10 @@ func probeAlerts(ctx context.Context, rep *Report, h hl) {
 		rep.add("harfanglab.alerts", true, Differs, "%v", err)
 		return
 	}
-	rep.add("harfanglab.alerts", true, OK, "readable: %d security events with status %s and type %s",
-		matching.Count, strings.Join(h.cfg.Statuses, ","), strings.Join(h.cfg.AlertTypes, ","))
+	rep.add("harfanglab.alerts", true, OK, "readable: %d security events with status %s, type %s, maturity %s",
+		matching.Count, strings.Join(h.cfg.Statuses, ","), strings.Join(h.cfg.AlertTypes, ","), strings.Join(h.cfg.AlertMaturities, ","))
 	if h.cfg.Threats {
-		t := h.get(ctx, harfanglab.PathThreats, url.Values{"limit": {"1"}})
-		if t.ok() {
-			rep.add("harfanglab.threats", true, OK, "readable")
-		} else {
-			rep.add("harfanglab.threats", true, Differs, "listing threats answered %s (or set HARFANGLAB_IMPORT_THREATS_AS_CASE_INCIDENTS=false)", t)
-		}
+		probeThreats(ctx, rep, h)
 	}
 	total := -1
 	if all := h.get(ctx, harfanglab.PathAlerts, url.Values{"limit": {"1"}}); all.ok() {
@@ -59,6 +54,7 @@ func probeAlerts(ctx context.Context, rep *Report, h hl) {
 			total = p.Count
 		}
 	}
+	probePullQueries(ctx, rep, h)
 	probeLastUpdate(ctx, rep, h)
 	probeOrdering(ctx, rep, h)
 	probeTimeFilters(ctx, rep, h, total)
@@ -191,6 +187,40 @@ func probeResultWindow(ctx context.Context, rep *Report, h hl) {
 	default:
 		rep.add("harfanglab.result_window", false, Differs, "offset %d answered %s", resultWindow, a)
 	}
+}
+
+// probePullQueries sends the first page of each alert pass of harfanglab_alerts as it builds it:
+// new events by alert_time, changed ones by last_update, each with whole-second bounds (the
+// upper one a settle delay in the past) and the user's filters.
+func probePullQueries(ctx context.Context, rep *Report, h hl) {
+	now := time.Now().UTC()
+	since, until := now.Add(-24*time.Hour).Format(wholeSeconds), now.Add(-2*time.Minute).Format(wholeSeconds)
+	var answers []string
+	for _, field := range []string{"alert_time", "last_update"} {
+		a := h.get(ctx, harfanglab.PathAlerts, h.alertQuery(field+"__gte", since, field+"__lte", until,
+			"ordering", field, "limit", "100", "offset", "0"))
+		if !a.ok() {
+			rep.add("harfanglab.pull_queries", true, Differs, "the %s pass's query answered %s", field, a)
+			return
+		}
+		answers = append(answers, field+" "+strconv.Itoa(a.status))
+	}
+	rep.add("harfanglab.pull_queries", true, OK, "both passes' queries accepted (%s)", strings.Join(answers, ", "))
+}
+
+// probeThreats lists threats as the pull does: by last_update, whole-second bounds.
+func probeThreats(ctx context.Context, rep *Report, h hl) {
+	since := time.Now().UTC().Add(-24 * time.Hour).Format(wholeSeconds)
+	t := h.get(ctx, harfanglab.PathThreats, url.Values{"last_update__gte": {since}, "ordering": {"last_update"}, "limit": {"1"}})
+	if t.ok() {
+		rep.add("harfanglab.threats", true, OK, "readable by last_update (ordering and whole-second filter accepted)")
+		return
+	}
+	if p := authProblem(t); p != "" {
+		rep.add("harfanglab.threats", true, Differs, "%s (or set HARFANGLAB_IMPORT_THREATS_AS_CASE_INCIDENTS=false)", p)
+		return
+	}
+	rep.add("harfanglab.threats", true, Differs, "listing threats by last_update answered %s (or set HARFANGLAB_IMPORT_THREATS_AS_CASE_INCIDENTS=false)", t)
 }
 
 // probeMaturity checks the `maturity` filter both Python connectors send.

@@ -104,12 +104,13 @@ var common = map[string]string{
 	"harfanglab.sources":             `^ok: IOC, Sigma and YARA lists readable; "from_OpenCTI" is created at first start as IOC, Sigma, YARA$`,
 	"harfanglab.rules":               `^ok: readable: 0 IOC rules, 0 Sigma rules, 0 YARA files$`,
 	"harfanglab.global_state":        `^cannot tell: no rule on the console`,
-	"harfanglab.alerts":              `^ok: readable: 2 security events with status new,investigating and type yara,sigma,ioc$`,
-	"harfanglab.threats":             `^ok: readable$`,
+	"harfanglab.alerts":              `^ok: readable: 2 security events with status new,investigating, type yara,sigma,ioc, maturity stable$`,
+	"harfanglab.threats":             `^ok: readable by last_update \(ordering and whole-second filter accepted\)$`,
 	"harfanglab.alerts_last_update":  `^ok: 1 of the 2 most recent security events have no last_update`,
 	"harfanglab.ordering_alert_time": `^ok: accepted and honoured \(2 events compared\)$`,
 	"harfanglab.time_filter_seconds": `^ok: whole seconds \(2100-01-01T00:00:00Z\): alert_time__gte accepted and honoured; last_update__gte accepted and honoured$`,
 	"harfanglab.maturity_filter":     `^ok: maturity=stable accepted$`,
+	"harfanglab.pull_queries":        `^ok: both passes' queries accepted \(alert_time 200, last_update 200\)$`,
 }
 
 func TestReadOnlyLenient(t *testing.T) {

@@ -21,6 +21,7 @@ type Config struct {
 	SkipVerify                     bool
 	SourceList                     string
 	Statuses, AlertTypes           []string
+	AlertMaturities                []string
 	Threats                        bool
 	Maturity                       string
 
@@ -48,6 +49,7 @@ func ConfigFromEnv(lookup func(string) (string, bool)) Config {
 		Statuses:        splitList(get("HARFANGLAB_IMPORT_SECURITY_EVENTS_FILTERS_BY_STATUS", "new,investigating")),
 		AlertTypes:      splitList(get("HARFANGLAB_IMPORT_FILTERS_BY_ALERT_TYPE", "yara,sigma,ioc")),
 		Maturity:        get("HARFANGLAB_RULE_MATURITY", "stable"),
+		AlertMaturities: splitList(get("HARFANGLAB_IMPORT_FILTERS_BY_MATURITY", "stable")),
 	}
 	for _, k := range []string{"OPENCTI_URL", "OPENCTI_TOKEN", "HARFANGLAB_URL", "HARFANGLAB_TOKEN"} {
 		if get(k, "") == "" {

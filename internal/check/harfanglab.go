@@ -71,7 +71,8 @@ func (h hl) get(ctx context.Context, path string, q url.Values) answer {
 	return h.do(ctx, http.MethodGet, path, q, nil)
 }
 
-// alertQuery is the alert filter the harfanglab_alerts input sends, plus extra parameters.
+// alertQuery is the alert filter the harfanglab_alerts input sends (status, alert_type,
+// maturity), plus extra parameters.
 func (h hl) alertQuery(kv ...string) url.Values {
 	q := url.Values{}
 	if len(h.cfg.Statuses) > 0 {
@@ -79,6 +80,9 @@ func (h hl) alertQuery(kv ...string) url.Values {
 	}
 	if len(h.cfg.AlertTypes) > 0 {
 		q.Set("alert_type", strings.Join(h.cfg.AlertTypes, ","))
+	}
+	if len(h.cfg.AlertMaturities) > 0 {
+		q.Set("maturity", strings.Join(h.cfg.AlertMaturities, ","))
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		q.Set(kv[i], kv[i+1])

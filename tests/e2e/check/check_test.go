@@ -76,7 +76,7 @@ func TestCheckWriteThroughTheBinary(t *testing.T) {
 	wantLines(t, out,
 		`^\* opencti\.token +ok: accepted`,
 		`^\* opencti\.stream +ok: stream "live" readable`,
-		`^\* harfanglab\.alerts +ok: readable: 1 security events`,
+		`^\* harfanglab\.alerts +ok: readable: 1 security events with status`,
 		`^\* write\.ioc\.create +ok: POST 201 object \{id: string`,
 		`^\* write\.sigma\.create +ok: POST 20[01] status list of 1 \{`,
 		`^\* write\.yara\.delete +ok: DELETE 204`,
