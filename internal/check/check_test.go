@@ -205,7 +205,7 @@ func TestWrongTokens(t *testing.T) {
 	expect(t, report, map[string]string{
 		"opencti.token":        `^differs: opencti me: OpenCTI rejected the token \(AUTH_REQUIRED\): check OPENCTI_TOKEN$`,
 		"opencti.capabilities": `^cannot tell: the token was not accepted$`,
-		"opencti.stream":       `^differs: 401 Unauthorized on stream "live": OPENCTI_TOKEN refused, or its user may not read it \(needs BYPASS for "live", TAXIIAPI otherwise\), or no stream has that id \(check CONNECTOR_LIVE_STREAM_ID\)$`,
+		"opencti.stream":       `^differs: 401 [^:]+ on stream "live": OPENCTI_TOKEN refused, or its user may not read it \(needs BYPASS for "live", TAXIIAPI otherwise\), or no stream has that id \(check CONNECTOR_LIVE_STREAM_ID\)$`,
 		"harfanglab.token":     `^differs: 401 \{"detail":"Invalid token."\}: HarfangLab refused HARFANGLAB_TOKEN$`,
 	})
 	if failed < 3 || lineOf(report, "harfanglab.alerts") != "" || lineOf(report, "write.lists") != "" {
