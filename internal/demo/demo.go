@@ -131,6 +131,9 @@ func Run(ctx context.Context, out io.Writer, stateDir string) (Summary, error) {
 		"OPENCTI_URL": octiURL, "OPENCTI_TOKEN": octiToken, "CONNECTOR_ID": connectorID,
 		"HARFANGLAB_URL": hlURL, "HARFANGLAB_TOKEN": hlToken, "STATE_DIR": stateDir,
 		"HARFANGLAB_POLL_INTERVAL": "1s", "CONNECTOR_LIVE_STREAM_RECOVER_FROM": "0-0",
+		// The simulator makes alerts searchable at once: no need for the 2 min a real console's
+		// Elasticsearch refresh and late agent uploads call for.
+		"HARFANGLAB_SETTLE_DELAY":      "1s",
 		"HARFANGLAB_IMPORT_START_DATE": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339),
 	}
 	logFile := filepath.Join(stateDir, "demo.log")

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/Jeffail/checkpoint"
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
 
@@ -31,12 +30,14 @@ func (in *alertsInput) alertFilters() url.Values {
 	return url.Values{
 		"status":     {strings.Join(in.conf.statuses, ",")},
 		"alert_type": {strings.Join(in.conf.alertTypes, ",")},
+		"maturity":   {strings.Join(in.conf.maturity, ",")},
 	}
 }
 
-// fetchPage reads the next page of one listing and buffers its new objects as messages. The
+// fetchPage reads the next page of one pass and buffers its new objects as messages. The
 // pager only moves once every message of the page is built, so a failure re-reads the page.
-func (in *alertsInput) fetchPage(ctx context.Context, p *pager, kind string) error {
+func (in *alertsInput) fetchPage(ctx context.Context, ps *pass) error {
+	p := ps.p
 	var page struct {
 		Next    *string           `json:"next"`
 		Results []json.RawMessage `json:"results"`
@@ -47,32 +48,60 @@ func (in *alertsInput) fetchPage(ctx context.Context, p *pager, kind string) err
 	saved := *p
 	saved.cur = p.cur.clone()
 	fresh := p.take(page.Results, page.Next != nil && *page.Next != "")
-	msgs, err := in.buildMessages(ctx, kind, fresh)
+	if ps.name == passUpdated {
+		fresh = in.changedSinceImport(fresh)
+	}
+	msgs, err := in.buildMessages(ctx, ps.kind, fresh)
 	if err != nil {
 		*p = saved
 		return err
 	}
+	// A page without a new message still moves the cursor (committed in order with the
+	// pages before it), so a restart does not list it again.
+	release, err := ps.cp.Track(ctx, p.cur.clone(), int64(max(1, len(msgs))))
+	if err != nil {
+		*p = saved
+		return err
+	}
+	pa := &pageAck{remaining: int64(max(1, len(msgs)))}
+	ack := in.ackFunc(pa, ps, release)
 	if len(msgs) == 0 {
-		return nil
+		return ack(ctx, nil)
 	}
-	cp := in.cpAlerts
-	if kind == detection.KindThreat {
-		cp = in.cpThreats
-	}
-	release, err := cp.Track(ctx, p.cur.clone(), int64(len(msgs)))
-	if err != nil {
-		*p = saved
-		return err
-	}
-	pa := &pageAck{remaining: int64(len(msgs))}
 	for _, msg := range msgs {
-		in.buf = append(in.buf, pendingMessage{msg: msg, ack: in.ackFunc(pa, kind, cp, release)})
+		in.buf = append(in.buf, pendingMessage{msg: msg, ack: ack})
 	}
 	return nil
 }
 
+// changedSinceImport keeps, of the alerts the update pass found, those the new-alerts pass
+// already read and that were touched after it could have read them. An alert the new-alerts
+// pass has not reached yet is left to it (it will read its current state); an alert whose
+// last_update is within settle_delay of its alert_time was read with that state already (the
+// new-alerts pass reads an alert only settle_delay after its alert_time), which also covers
+// consoles that set last_update when the alert is created. An alert uploaded late (its
+// alert_time already behind the new-alerts cursor when it became visible) on a console that
+// sets last_update on storage is kept: this pass is then the only one that can import it
+// (duplicates are harmless, OpenCTI ids are deterministic; a loss is not).
+func (in *alertsInput) changedSinceImport(items []listItem) []listItem {
+	created := in.passes[0].p.cur
+	var out []listItem
+	for _, it := range items {
+		if it.alertTime.IsZero() {
+			out = append(out, it) // no alert_time: only this pass can import it
+			continue
+		}
+		if !created.read(it.id, it.alertTime) || !it.t.After(it.alertTime.Add(in.conf.settleDelay)) {
+			continue
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
 // buildMessages turns a page's new objects into messages, in order. Alerts are built by a few
-// workers at once: each may wait on a rule lookup, and a page often names many rules.
+// workers at once: each may wait on a rule lookup, and a page often names many rules. A refused
+// token fails the whole page (it is read again once the token works).
 func (in *alertsInput) buildMessages(ctx context.Context, kind string, items []listItem) ([]*service.Message, error) {
 	msgs := make([]*service.Message, len(items))
 	if kind == detection.KindThreat {
@@ -85,6 +114,7 @@ func (in *alertsInput) buildMessages(ctx context.Context, kind string, items []l
 		}
 		return msgs, nil
 	}
+	errs := make([]error, len(items))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(buildWorkers, len(items)) {
@@ -92,7 +122,7 @@ func (in *alertsInput) buildMessages(ctx context.Context, kind string, items []l
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				msgs[i] = in.alertMessage(ctx, items[i])
+				msgs[i], errs[i] = in.alertMessage(ctx, items[i])
 			}
 		}()
 	}
@@ -101,6 +131,9 @@ func (in *alertsInput) buildMessages(ctx context.Context, kind string, items []l
 	}
 	close(next)
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	return msgs, ctx.Err()
 }
 
@@ -113,11 +146,11 @@ type pageAck struct {
 // ackFunc resolves the page in the checkpointer once all its messages are acknowledged, and
 // persists the highest cursor whose pages before it are all resolved. A nack (only seen with
 // auto_replay_nacks: false) never resolves the page, so the persisted cursor stays before it.
-func (in *alertsInput) ackFunc(pa *pageAck, kind string, cp *checkpoint.Capped[streamCursor], release func() *streamCursor) service.AckFunc {
+func (in *alertsInput) ackFunc(pa *pageAck, ps *pass, release func() *streamCursor) service.AckFunc {
 	return func(ctx context.Context, err error) error {
 		if err != nil {
 			if !pa.failed.Swap(true) {
-				in.log.Warnf("A HarfangLab %s was rejected downstream: the cursor will not move past it until restart: %v", kind, err)
+				in.log.Warnf("A HarfangLab %s was rejected downstream: the cursor will not move past it until restart: %v", ps.kind, err)
 			}
 			return nil
 		}
@@ -130,11 +163,7 @@ func (in *alertsInput) ackFunc(pa *pageAck, kind string, cp *checkpoint.Capped[s
 		if hi == nil {
 			return nil
 		}
-		if kind == detection.KindAlert {
-			in.committed.Alerts = hi.clone()
-		} else {
-			in.committed.Threats = hi.clone()
-		}
+		*in.committed.cursorOf(ps.name) = hi.clone()
 		in.dirty = true
 		if werr := in.writeCursor(ctx, in.committed); werr != nil {
 			// Soft failure: the cursor stays in memory and the next commit writes it again.
@@ -149,7 +178,7 @@ func (in *alertsInput) ackFunc(pa *pageAck, kind string, cp *checkpoint.Capped[s
 
 // alertMessage builds the message of one alert. Problems with the object flag the message
 // with an error; a failed rule lookup only leaves the rule out.
-func (in *alertsInput) alertMessage(ctx context.Context, it listItem) *service.Message {
+func (in *alertsInput) alertMessage(ctx context.Context, it listItem) (*service.Message, error) {
 	body := detection.Alert{Kind: detection.KindAlert, Alert: it.raw, IndicatorIDs: []string{}}
 	var fields alertFields
 	decodeErr := it.err
@@ -162,6 +191,8 @@ func (in *alertsInput) alertMessage(ctx context.Context, it listItem) *service.M
 		ruleType, m, cached, err := in.resolver.resolve(ctx, fields)
 		body.RuleType = ruleType
 		switch {
+		case IsAuthFailure(err):
+			return nil, fmt.Errorf("looking up the %s rule of HarfangLab alert %s: %w", ruleType, it.id, err)
 		case err != nil:
 			in.metrics.ruleLookups.Incr(1, "error")
 			in.log.Warnf("Looking up the %s rule of HarfangLab alert %s failed, sending it without its rule: %v", ruleType, it.id, err)
@@ -198,7 +229,7 @@ func (in *alertsInput) alertMessage(ctx context.Context, it listItem) *service.M
 	} else {
 		in.metrics.alerts.Incr(1, fields.Type)
 	}
-	return msg
+	return msg, nil
 }
 
 // threatMessage builds the message of one threat with its alerts and note. A request failure
@@ -217,7 +248,9 @@ func (in *alertsInput) threatMessage(ctx context.Context, it listItem) (*service
 		q := in.alertFilters()
 		q.Set("threat_key", it.id)
 		q.Set("ordering", "-alert_time")
-		q.Set("limit", strconv.Itoa(in.conf.pageSize))
+		// At most maxThreatAlerts are kept, so paging never nears the result window even
+		// for a threat grouping tens of thousands of events.
+		q.Set("limit", strconv.Itoa(min(in.conf.pageSize, maxThreatAlerts)))
 		err := in.client.List(ctx, pathAlerts, q, func(raw json.RawMessage) error {
 			if len(body.Alerts) >= maxThreatAlerts {
 				return errEnough
@@ -260,26 +293,28 @@ func (in *alertsInput) threatMessage(ctx context.Context, it listItem) (*service
 
 // inputMetrics are the input's metrics; labels are bounded (kind, result).
 type inputMetrics struct {
-	alerts         *service.MetricCounter
-	threats        *service.MetricCounter
-	malformed      *service.MetricCounter
-	polls          *service.MetricCounter
-	pollErrors     *service.MetricCounter
-	ruleLookups    *service.MetricCounter
-	cacheSetErrors *service.MetricCounter
-	cursorAge      *service.MetricGauge
+	alerts          *service.MetricCounter
+	threats         *service.MetricCounter
+	malformed       *service.MetricCounter
+	polls           *service.MetricCounter
+	pollErrors      *service.MetricCounter
+	ruleLookups     *service.MetricCounter
+	cacheSetErrors  *service.MetricCounter
+	windowTruncated *service.MetricCounter
+	cursorAge       *service.MetricGauge
 }
 
 func newInputMetrics(m *service.Metrics) inputMetrics {
 	return inputMetrics{
-		alerts:         m.NewCounter("harfanglab_alerts_total", "alert_type"),
-		threats:        m.NewCounter("harfanglab_threats_total"),
-		malformed:      m.NewCounter("harfanglab_alerts_malformed_total", "kind"),
-		polls:          m.NewCounter("harfanglab_alerts_polls_total"),
-		pollErrors:     m.NewCounter("harfanglab_alerts_poll_errors_total", "kind"),
-		ruleLookups:    m.NewCounter("harfanglab_alerts_rule_lookups_total", "result"),
-		cacheSetErrors: m.NewCounter("harfanglab_alerts_cache_set_errors_total"),
-		cursorAge:      m.NewGauge("harfanglab_alerts_cursor_age_seconds", "kind"),
+		alerts:          m.NewCounter("harfanglab_alerts_total", "alert_type"),
+		threats:         m.NewCounter("harfanglab_threats_total"),
+		malformed:       m.NewCounter("harfanglab_alerts_malformed_total", "kind"),
+		polls:           m.NewCounter("harfanglab_alerts_polls_total"),
+		pollErrors:      m.NewCounter("harfanglab_alerts_poll_errors_total", "kind"),
+		ruleLookups:     m.NewCounter("harfanglab_alerts_rule_lookups_total", "result"),
+		cacheSetErrors:  m.NewCounter("harfanglab_alerts_cache_set_errors_total"),
+		windowTruncated: m.NewCounter("harfanglab_alerts_window_truncated_total", "pass"),
+		cursorAge:       m.NewGauge("harfanglab_alerts_cursor_age_seconds", "kind"),
 	}
 }
 
@@ -289,8 +324,7 @@ func (in *alertsInput) updateCursorAge() {
 	st := in.committed
 	in.commitMu.Unlock()
 	now := in.now()
-	in.metrics.cursorAge.Set(int64(now.Sub(st.Alerts.Since).Seconds()), detection.KindAlert)
-	if in.conf.threats {
-		in.metrics.cursorAge.Set(int64(now.Sub(st.Threats.Since).Seconds()), detection.KindThreat)
+	for _, ps := range in.passes {
+		in.metrics.cursorAge.Set(int64(now.Sub(st.cursorOf(ps.name).Since).Seconds()), ps.name)
 	}
 }

@@ -86,9 +86,8 @@ harfanglab_alerts:
   url: %s
   token: %s
   poll_interval: 50ms
-  start_date: "2020-01-01T00:00:00Z"
   checkpoint_cache: cursor
-%s`, url, testToken, indent(withDefaultSettle(extra)))))
+%s`, url, testToken, indent(withDefaults(extra)))))
 	require.NoError(t, b.AddCacheYAML(fmt.Sprintf(`
 label: cursor
 file:
@@ -117,12 +116,16 @@ file:
 	return stop
 }
 
-// withDefaultSettle makes tests see alerts at once unless they test the settle delay.
-func withDefaultSettle(extra string) string {
-	if strings.Contains(extra, "settle_delay") {
-		return extra
+// withDefaults makes tests see alerts at once unless they test the settle delay, and start
+// in 2020 unless they set start_date.
+func withDefaults(extra string) string {
+	if !strings.Contains(extra, "settle_delay") {
+		extra += "\nsettle_delay: 0s"
 	}
-	return extra + "\nsettle_delay: 0s"
+	if !strings.Contains(extra, "start_date") {
+		extra += "\nstart_date: \"2020-01-01T00:00:00Z\""
+	}
+	return extra
 }
 
 func indent(s string) string {
@@ -210,8 +213,11 @@ func TestFiltersAreSentAndApplied(t *testing.T) {
 		case 2:
 			a["status"] = "investigating"
 		}
+		if i == 4 {
+			a["maturity"] = "testing" // a rule under evaluation: not imported by default
+		}
 		id := sim.AddAlert(a)
-		if a["status"] != "closed" && a["alert_type"] != "yara" {
+		if a["status"] != "closed" && a["alert_type"] != "yara" && a["maturity"] == "stable" {
 			keep[id] = true
 		}
 	}
@@ -223,16 +229,21 @@ threats: false`, c)
 	eventually(t, func() bool { return len(c.all()) >= len(keep) }, "want %d alerts", len(keep))
 	time.Sleep(150 * time.Millisecond)
 	assert.ElementsMatch(t, keys(keep), c.ids("alert"))
-	var sawAlertQuery bool
+	sawPass := map[string]bool{}
 	for _, q := range sim.AlertQueries() {
-		if strings.HasPrefix(q, "Alert/?") && strings.Contains(q, "last_update__gte=") {
-			sawAlertQuery = true
-			assert.Contains(t, q, "status=new%2Cinvestigating")
-			assert.Contains(t, q, "alert_type=sigma%2Cioc")
-			assert.Contains(t, q, "ordering=last_update%2Cid")
+		for _, field := range []string{"alert_time", "last_update"} {
+			if strings.HasPrefix(q, "Alert/?") && strings.Contains(q, field+"__gte=") {
+				sawPass[field] = true
+				assert.Contains(t, q, "status=new%2Cinvestigating")
+				assert.Contains(t, q, "alert_type=sigma%2Cioc")
+				assert.Contains(t, q, "maturity=stable")
+				assert.Contains(t, q, "ordering="+field+"&")
+				assert.Regexp(t, field+`__gte=\d{4}-\d\d-\d\dT\d\d%3A\d\d%3A\d\dZ&`, q, "whole seconds")
+			}
 		}
 	}
-	assert.True(t, sawAlertQuery)
+	assert.True(t, sawPass["alert_time"], "new alerts by alert_time")
+	assert.True(t, sawPass["last_update"], "changes by last_update")
 }
 
 func TestManyPagesSharedTimestampsRestartAndStatusChange(t *testing.T) {
@@ -242,8 +253,9 @@ func TestManyPagesSharedTimestampsRestartAndStatusChange(t *testing.T) {
 	base := time.Now().UTC().Add(-time.Hour)
 	for i := range 120 {
 		a := sim.SampleAlert(hlsim.SampleSigma, i)
-		// Blocks of 17 alerts share one last_update: they straddle pages of 7.
-		a["last_update"] = base.Add(time.Duration(i/17) * time.Second).Format("2006-01-02T15:04:05.000000Z")
+		// Blocks of 17 alerts share one alert_time (no last_update: never touched): they
+		// straddle pages of 7.
+		a["alert_time"] = base.Add(time.Duration(i/17) * time.Second).Format("2006-01-02T15:04:05.000000+00:00")
 		ids = append(ids, sim.AddAlert(a))
 	}
 	c := &collector{}
@@ -515,7 +527,8 @@ func TestCursorFirstStartAndCorruptCursor(t *testing.T) {
 	require.NoError(t, err)
 	st, err := decodeCursor(raw)
 	require.NoError(t, err)
-	assert.WithinDuration(t, time.Now().Add(-24*time.Hour), st.Alerts.Since, time.Minute)
+	assert.WithinDuration(t, time.Now().Add(-24*time.Hour), st.Created.Since, time.Minute)
+	assert.Equal(t, st.Created.Since, st.Updated.Since)
 	require.NoError(t, in.Close(t.Context()))
 
 	// A cursor that is not ours stops Connect with an error naming the key.
@@ -543,7 +556,84 @@ func TestSettleDelayLeavesFreshAlertsForTheNextPoll(t *testing.T) {
 	assert.Equal(t, []string{id}, c.ids("alert"))
 	var bounded bool
 	for _, q := range sim.AlertQueries() {
-		bounded = bounded || strings.Contains(q, "last_update__lte=")
+		bounded = bounded || strings.Contains(q, "alert_time__lte=")
 	}
 	assert.True(t, bounded, "queries carry the upper bound")
+}
+
+func TestLenientConsoleWithLastUpdateAtCreationImportsOnce(t *testing.T) {
+	sim, url := newSim(t)
+	sim.SetLenient(true) // last_update set at creation, as our first simulator assumed
+	var ids []string
+	for i := range 9 {
+		ids = append(ids, sim.AddAlert(sim.SampleAlert(hlsim.SampleKinds[i%len(hlsim.SampleKinds)], i)))
+	}
+	c := &collector{}
+	runStream(t, url, t.TempDir(), "threats: false", c)
+	eventually(t, func() bool { return len(c.all()) >= 9 }, "9 alerts")
+	time.Sleep(1500 * time.Millisecond) // several polls of both passes
+	assert.ElementsMatch(t, ids, c.ids("alert"), "each alert once, not once per pass")
+	sim.SetAlertStatus(ids[4], "investigating")
+	eventually(t, func() bool { return len(c.all()) == 10 }, "the status change")
+	assert.Equal(t, ids[4], c.all()[9].Meta[metaID])
+}
+
+func TestRefusedTokenDisconnectsAndResumesLosingNothing(t *testing.T) {
+	sim, url := newSim(t)
+	first := sim.AddAlert(sim.SampleAlert(hlsim.SampleSigma, 1))
+	c := &collector{}
+	runStream(t, url, t.TempDir(), "threats: false", c)
+	eventually(t, func() bool { return len(c.all()) == 1 }, "the first alert")
+
+	// The token is revoked: alerts keep coming but none is read, and none is flagged as bad.
+	sim.SetToken("rotated-token")
+	var later []string
+	for i := range 5 {
+		later = append(later, sim.AddAlert(sim.SampleAlert(hlsim.SampleIOCHash, 10+i)))
+	}
+	time.Sleep(2 * time.Second)
+	assert.Len(t, c.all(), 1, "nothing read while the token is refused")
+
+	// The token works again: everything comes, once, and no message carries an error.
+	sim.SetToken(testToken)
+	require.Eventually(t, func() bool { return len(c.all()) == 6 }, 30*time.Second, 50*time.Millisecond, "the alerts added meanwhile")
+	time.Sleep(500 * time.Millisecond)
+	assert.ElementsMatch(t, append([]string{first}, later...), c.ids("alert"))
+	for _, m := range c.all() {
+		assert.NoError(t, m.Err)
+	}
+}
+
+func TestConnectNamesTheTokenVariable(t *testing.T) {
+	_, url := newSim(t)
+	conf, err := inputSpec().ParseYAML(fmt.Sprintf("url: %s\ntoken: wrong-one\ncheckpoint_cache: cursor\n", url), nil)
+	require.NoError(t, err)
+	in, err := newAlertsInput(conf, service.MockResources(service.MockResourcesOptAddCache("cursor")))
+	require.NoError(t, err)
+	err = in.Connect(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "HARFANGLAB_TOKEN")
+	assert.Contains(t, err.Error(), "401")
+	assert.NotContains(t, err.Error(), "wrong-one")
+}
+
+func TestThreatWithFortyThousandEventsStaysInTheWindow(t *testing.T) {
+	sim, url := newSim(t)
+	old := time.Now().UTC().Add(-48 * time.Hour)
+	var ids []string
+	for i := range 40000 {
+		a := sim.SampleAlert(hlsim.SampleSigma, i)
+		// Before start_date: only the threat brings them.
+		a["alert_time"] = old.Add(time.Duration(i) * time.Millisecond).Format("2006-01-02T15:04:05.000000+00:00")
+		ids = append(ids, sim.AddAlert(a))
+	}
+	tid := sim.AddThreat(nil, ids, nil)
+	c := &collector{}
+	runStream(t, url, t.TempDir(), fmt.Sprintf("start_date: %q\npage_size: 500", time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)), c)
+	eventually(t, func() bool { return len(c.ids("threat")) == 1 }, "the threat")
+	m := c.all()[0]
+	require.NoError(t, m.Err)
+	assert.Equal(t, tid, m.Meta[metaID])
+	assert.Len(t, m.Body["alerts"], maxThreatAlerts, "the newest 1000 of its 40 000 alerts")
+	assert.Empty(t, c.ids("alert"))
 }

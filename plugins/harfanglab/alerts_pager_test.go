@@ -3,8 +3,11 @@ package harfanglab
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,23 +15,36 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fakeListing answers pager queries from an in-memory table the way HarfangLab would:
-// last_update__gte, ordering last_update,id, limit/offset.
+// fakeListing answers pager queries from an in-memory table the way a strict HarfangLab
+// would: <field>__gte/__lte in whole seconds, ordering=<field> (ties in a fixed order),
+// status/alert_type filters, limit/offset within the 10 000 result window.
 type fakeListing struct {
 	objs map[string]time.Time
+	// kind, when set, gives an object's "status/alert_type" (default "new/sigma").
+	kind map[string]string
 }
 
 func (f *fakeListing) page(t *testing.T, p *pager) ([]json.RawMessage, bool) {
 	t.Helper()
 	q := p.query()
-	since, err := parseTime(q.Get("last_update__gte"))
-	require.NoError(t, err)
-	require.Equal(t, "last_update,id", q.Get("ordering"))
+	require.Equal(t, p.field, q.Get("ordering"))
+	since, err := time.Parse(queryTimeLayout, q.Get(p.field+"__gte"))
+	require.NoError(t, err, "whole-second filter")
+	until := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	if v := q.Get(p.field + "__lte"); v != "" {
+		until, err = time.Parse(queryTimeLayout, v)
+		require.NoError(t, err)
+	}
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	offset, _ := strconv.Atoi(q.Get("offset"))
+	require.LessOrEqual(t, offset+limit, resultWindow, "the pager pages past the result window")
 	var ids []string
-	for id, lu := range f.objs {
-		if !lu.Before(since) {
+	for id, at := range f.objs {
+		st, typ := "new", "sigma"
+		if k, ok := f.kind[id]; ok {
+			st, typ, _ = strings.Cut(k, "/")
+		}
+		if !at.Before(since) && !at.After(until) && inFilter(q.Get("status"), st) && inFilter(q.Get("alert_type"), typ) {
 			ids = append(ids, id)
 		}
 	}
@@ -41,10 +57,14 @@ func (f *fakeListing) page(t *testing.T, p *pager) ([]json.RawMessage, bool) {
 	})
 	var out []json.RawMessage
 	for i := offset; i < len(ids) && i < offset+limit; i++ {
-		b, _ := json.Marshal(map[string]any{"id": ids[i], "last_update": f.objs[ids[i]].Format(time.RFC3339Nano)})
+		b, _ := json.Marshal(map[string]any{"id": ids[i], p.field: f.objs[ids[i]].Format(time.RFC3339Nano)})
 		out = append(out, b)
 	}
 	return out, offset+limit < len(ids)
+}
+
+func inFilter(list, v string) bool {
+	return list == "" || slices.Contains(strings.Split(list, ","), v)
 }
 
 // poll runs one full poll and returns the ids read, failing on a runaway loop.
@@ -69,16 +89,16 @@ func (f *fakeListing) poll(t *testing.T, p *pager, between func(page int)) []str
 func TestPagerSharedTimestampsAcrossPages(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f := &fakeListing{objs: map[string]time.Time{}}
-	// 3 blocks of 23 objects sharing one instant each, read with pages of 5.
+	// 3 seconds of 23 objects each (some sharing one microsecond), read with pages of 5.
 	for i := range 69 {
-		f.objs[fmt.Sprintf("a%03d", i)] = t0.Add(time.Duration(i/23) * time.Second)
+		f.objs[fmt.Sprintf("a%03d", i)] = t0.Add(time.Duration(i/23)*time.Second + time.Duration(i%23/3)*time.Millisecond)
 	}
-	p := newPager(pathAlerts, nil, 5, streamCursor{Since: t0.Add(-time.Hour)})
+	p := newPager(pathAlerts, fieldLastUpdate, nil, 5, streamCursor{Since: t0.Add(-time.Hour)})
 	got := f.poll(t, p, nil)
 	assert.Len(t, got, 69)
 	assert.Len(t, uniq(got), 69, "no object read twice")
-	assert.Equal(t, t0.Add(2*time.Second), p.cur.Since)
-	assert.Len(t, p.cur.Seen, 23)
+	assert.Equal(t, t0.Add(2*time.Second+7*time.Millisecond), p.cur.Since)
+	assert.Len(t, p.cur.Seen, 23, "Seen holds the cursor's second")
 
 	// Caught up: polling again reads nothing and ends.
 	assert.Empty(t, f.poll(t, p, nil))
@@ -95,7 +115,7 @@ func TestPagerStatusChangesDuringAPollSkipNothing(t *testing.T) {
 	for i := range 40 {
 		f.objs[fmt.Sprintf("b%03d", i)] = t0 // all at one instant
 	}
-	p := newPager(pathAlerts, nil, 10, streamCursor{Since: t0})
+	p := newPager(pathAlerts, fieldLastUpdate, nil, 10, streamCursor{Since: t0})
 	moved := 0
 	got := f.poll(t, p, func(page int) {
 		// Between pages an analyst closes two alerts already read: they leave the block.
@@ -113,8 +133,61 @@ func TestPagerStatusChangesDuringAPollSkipNothing(t *testing.T) {
 	assert.Len(t, got, 40+6)
 }
 
+func TestPagerCrowdedSecondBeyondTheResultWindow(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := &fakeListing{objs: map[string]time.Time{}, kind: map[string]string{}}
+	statuses, types := []string{"new", "investigating"}, []string{"sigma", "yara", "ioc"}
+	// 12 000 objects in one instant (a bulk status change), spread over statuses and types,
+	// between two ordinary ones.
+	f.objs["before"] = t0.Add(-time.Second)
+	for i := range 12000 {
+		id := fmt.Sprintf("c%05d", i)
+		f.objs[id] = t0.Add(500 * time.Millisecond)
+		f.kind[id] = statuses[i%2] + "/" + types[i%3]
+	}
+	f.objs["after"] = t0.Add(3 * time.Second)
+	filters := url.Values{"status": {"new,investigating"}, "alert_type": {"sigma,yara,ioc"}}
+	var truncated []string
+	mk := func(from streamCursor) *pager {
+		p := newPager(pathAlerts, fieldLastUpdate, filters, 500, from)
+		p.truncated = func(s time.Time, slice url.Values) { truncated = append(truncated, slice.Encode()) }
+		return p
+	}
+	p := mk(streamCursor{Since: t0.Add(-time.Hour)})
+	got := f.poll(t, p, nil)
+	assert.Len(t, uniq(got), 12002, "every object, past the window")
+	assert.Len(t, got, 12002, "none twice")
+	assert.Empty(t, truncated)
+	assert.Nil(t, p.cur.Crowd)
+	assert.Equal(t, t0.Add(3*time.Second), p.cur.Since)
+
+	// A restart in the middle of the crowd (cursor persisted mid-walk) resumes it.
+	p = mk(streamCursor{Since: t0.Add(-time.Hour)})
+	var mid streamCursor
+	first := f.poll(t, p, func(page int) {
+		if page == 40 {
+			mid = p.cur.clone()
+		}
+	})
+	require.NotNil(t, mid.Crowd, "page 40 is inside the crowd walk")
+	p = mk(mid)
+	rest := f.poll(t, p, nil)
+	assert.NotEmpty(t, rest)
+	assert.Less(t, len(rest), len(first), "the restart does not read the crowd again")
+	assert.Contains(t, rest, "after")
+
+	// One combination over the window cannot be listed whole: reported, and no stall.
+	for i := range 12000 {
+		f.kind[fmt.Sprintf("c%05d", i)] = "new/sigma"
+	}
+	p = mk(streamCursor{Since: t0.Add(-time.Hour)})
+	got = f.poll(t, p, nil)
+	assert.Equal(t, []string{"alert_type=sigma&status=new"}, truncated)
+	assert.Contains(t, got, "after", "the cursor moves past the crowded second")
+}
+
 func TestPagerMalformedObjectsReportedOnce(t *testing.T) {
-	p := newPager(pathAlerts, nil, 10, streamCursor{Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	p := newPager(pathAlerts, fieldLastUpdate, nil, 10, streamCursor{Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 	page := []json.RawMessage{
 		json.RawMessage(`"just a string"`),
 		json.RawMessage(`{"msg":"no id"}`),
@@ -128,7 +201,8 @@ func TestPagerMalformedObjectsReportedOnce(t *testing.T) {
 		assert.NotEmpty(t, it.id)
 	}
 	assert.NoError(t, got[3].err)
-	assert.Equal(t, "2026-01-01T00:00:01.500000Z", formatTime(p.cur.Since), "offsets are converted to UTC")
+	assert.Equal(t, "2026-01-01T00:00:01.5Z", exactTime(p.cur.Since), "offsets are converted to UTC")
+	assert.Equal(t, "2026-01-01T00:00:01Z", p.query().Get("last_update__gte"), "queries carry whole seconds")
 	// An object older than the cursor is not read (the server should not list it anyway).
 	assert.Empty(t, p.take([]json.RawMessage{json.RawMessage(`{"id":"x0","last_update":"2025-12-31T00:00:00Z"}`)}, false))
 	p.restart(time.Time{})
@@ -136,20 +210,33 @@ func TestPagerMalformedObjectsReportedOnce(t *testing.T) {
 }
 
 func TestCursorRoundTripAndVersion(t *testing.T) {
-	st := cursorState{Alerts: streamCursor{Since: time.Date(2026, 2, 3, 4, 5, 6, 7000, time.UTC), Seen: map[string]string{"a": "x"}}}
+	crowd := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+	st := cursorState{
+		Created: streamCursor{Since: time.Date(2026, 2, 3, 4, 5, 6, 7000, time.UTC), Seen: map[string]string{"a": "x"}},
+		Updated: streamCursor{Since: crowd, Crowd: &crowd},
+	}
 	b, err := st.encode()
 	require.NoError(t, err)
 	back, err := decodeCursor(b)
 	require.NoError(t, err)
-	assert.True(t, st.Alerts.Since.Equal(back.Alerts.Since))
-	assert.Equal(t, st.Alerts.Seen, back.Alerts.Seen)
-	assert.True(t, back.Threats.Since.Equal(st.Alerts.Since), "threats default to the alerts position")
+	assert.True(t, st.Created.Since.Equal(back.Created.Since))
+	assert.Equal(t, st.Created.Seen, back.Created.Seen)
+	require.NotNil(t, back.Updated.Crowd)
+	assert.True(t, crowd.Equal(*back.Updated.Crowd))
+	assert.True(t, back.Threats.Since.Equal(st.Created.Since), "threats default to the alerts position")
 
-	_, err = decodeCursor([]byte(`{"version":99,"alerts":{"since":"2026-01-01T00:00:00Z"}}`))
+	// Version 1 (last_update only) becomes the update pass; new alerts start from its position.
+	v1, err := decodeCursor([]byte(`{"version":1,"alerts":{"since":"2026-01-01T00:00:00.5Z","seen":{"a":"b"}},"threats":{"since":"2026-01-02T00:00:00Z"}}`))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"a": "b"}, v1.Updated.Seen)
+	assert.Equal(t, "2026-01-01T00:00:00.5Z", exactTime(v1.Created.Since))
+	assert.Equal(t, "2026-01-02T00:00:00Z", exactTime(v1.Threats.Since))
+
+	_, err = decodeCursor([]byte(`{"version":99,"created":{"since":"2026-01-01T00:00:00Z"}}`))
 	assert.ErrorContains(t, err, "newer")
 	_, err = decodeCursor([]byte(`not json`))
 	assert.Error(t, err)
-	_, err = decodeCursor([]byte(`{"version":1}`))
+	_, err = decodeCursor([]byte(`{"version":2}`))
 	assert.ErrorContains(t, err, "no alerts position")
 }
 
@@ -161,7 +248,8 @@ func TestParseTimeForms(t *testing.T) {
 	_, err := parseTime("12/01/2024")
 	assert.Error(t, err)
 	a, _ := parseTime("2024-02-07T09:18:21.799384-06:00")
-	assert.Equal(t, "2024-02-07T15:18:21.799384Z", formatTime(a))
+	assert.Equal(t, "2024-02-07T15:18:21.799384Z", exactTime(a))
+	assert.Equal(t, "2024-02-07T15:18:21Z", formatTime(a), "queries: whole seconds, UTC, Z")
 }
 
 func TestParseIOCMessage(t *testing.T) {

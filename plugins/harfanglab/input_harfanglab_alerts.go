@@ -22,6 +22,7 @@ import (
 const (
 	fieldStatuses           = "statuses"
 	fieldAlertTypes         = "alert_types"
+	fieldMaturity           = "maturity"
 	fieldThreats            = "threats"
 	fieldPollInterval       = "poll_interval"
 	fieldStartDate          = "start_date"
@@ -47,6 +48,13 @@ var knownStatuses = map[string]bool{
 
 var alertTypeName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
+// knownMaturities are the rule maturities HarfangLab tags alerts with (hl_status of the rule).
+var knownMaturities = map[string]bool{"stable": true, "testing": true, "experimental": true}
+
+// tokenVariable is the environment variable the shipped pipelines read the token from; errors
+// about the token name it so the user knows what to fix.
+const tokenVariable = "HARFANGLAB_TOKEN"
+
 // clientMaxRetries bounds the retries of one request inside the client; a poll that still fails
 // is retried by the input itself after a back-off.
 const clientMaxRetries = 5
@@ -57,12 +65,48 @@ func inputSpec() *service.ConfigSpec {
 		Categories("Services").
 		Version("0.1.0").
 		Summary("Polls HarfangLab security events (alerts) and threats, with the rule that fired, and resumes from a persisted cursor.").
-		Description(strings.ReplaceAll(`
-Lists ~/api/data/alert/alert/Alert/~ filtered by ~status~ and ~alert_type~, ordered by
-~last_update,id~, from a cursor on ~last_update~: a later status change of an alert (which moves
-its ~last_update~) brings it out again. With ~threats~, threats are listed the same way from
-~/api/data/alert/alert/Threat/~ on their own cursor, each with its alerts (~threat_key~, same status and
-type filters, newest first, at most 1000) and its note.
+		Description(inputDescription()).
+		Fields(ClientFields()...).
+		Fields(inputFields()...).
+		Example("Detections to a file", "", `
+input:
+  harfanglab_alerts:
+    url: https://hl.example.com
+    token: ${HARFANGLAB_TOKEN}
+    statuses: [ new, investigating ]
+    alert_types: [ sigma, yara, ioc ]
+    checkpoint_cache: cursor
+cache_resources:
+  - label: cursor
+    file:
+      directory: ./state
+output:
+  file:
+    path: ./alerts.jsonl
+`)
+}
+
+// inputDescription documents the input (~ stands for a backquote).
+func inputDescription() string {
+	return strings.ReplaceAll(`
+Lists ~/api/data/alert/alert/Alert/~ filtered by ~status~, ~alert_type~ and ~maturity~ in two
+passes, each with its own cursor:
+
+- **new alerts** by ~alert_time~ (~ordering=alert_time~): every alert once, whether or not it
+  carries a ~last_update~ (HarfangLab sets it only once someone touches the alert);
+- **changed alerts** by ~last_update~ (~ordering=last_update~): an alert already imported whose
+  status changed later comes out again (an alert touched before the first pass reached it is
+  left to that pass, so it is not sent twice).
+
+With ~threats~, threats are listed by ~last_update~ from ~/api/data/alert/alert/Threat/~ on their
+own cursor, each with its alerts (~threat_key~, same filters, newest first, at most 1000) and
+its note. Time filters are sent as whole seconds (~2006-01-02T15:04:05Z~), as HarfangLab's own
+clients do; objects newer than ~settle_delay~ are left for the next poll.
+
+HarfangLab pages through at most 10 000 results per query (Elasticsearch result window). When
+one second holds more (a bulk status change), that second is read again per status and alert
+type; a combination still over the window is logged as an error and counted in
+~harfanglab_alerts_window_truncated_total~, and the cursor moves on.
 
 One message per alert:
 
@@ -82,6 +126,10 @@ rule name (YaraFile), with a small cache; ~indicator_ids~ are only read from rul
 ~source_list_name~ lists. A failed lookup leaves ~rule~ null (warning). An object that cannot be
 decoded becomes a message flagged with an error, so a ~switch~ on ~errored()~ can dead-letter it.
 
+HarfangLab refusing the token (401/403) is not a bad message: the input disconnects, the
+engine reconnects with back-off (~/ready~ is false meanwhile, each attempt logs one line naming
+~HARFANGLAB_TOKEN~), and polling resumes where it stopped once the token works again.
+
 ### Metadata
 
 - ~harfanglab_kind~: ~alert~ or ~threat~
@@ -90,64 +138,53 @@ decoded becomes a message flagged with an error, so a ~switch~ on ~errored()~ ca
 
 ### Delivery
 
-At least once. The cursor (the last ~last_update~ read plus the ids already read at that instant, so
+At least once. Each cursor (the last time read plus the ids already read within that second, so
 objects sharing a timestamp are neither skipped nor repeated) is written to the ~checkpoint_cache~
 only once every message up to it is acknowledged. The cache must persist across restarts. Rule
 lookups of one page run concurrently (8 at a time) and are cached (10 min; 1 min when absent). With
-~auto_replay_nacks: false~ a rejected message holds the persisted cursor back until restart.`, "~", "`")).
-		Fields(ClientFields()...).
-		Fields(
-			service.NewStringListField(fieldStatuses).
-				Description("Security-event statuses to import (`new`, `probable_false_positive`, `investigating`, `false_positive`, `closed`). An item may be a comma list.").
-				Default([]any{"new", "investigating"}),
-			service.NewStringListField(fieldAlertTypes).
-				Description("Alert types to import (e.g. `yara`, `sigma`, `ioc`). An item may be a comma list.").
-				Default([]any{"yara", "sigma", "ioc"}),
-			service.NewBoolField(fieldThreats).
-				Description("Also import threats, each with its alerts and note.").
-				Default(true),
-			service.NewDurationField(fieldPollInterval).
-				Description("Time between two polls once caught up.").
-				Default("60s"),
-			service.NewStringField(fieldStartDate).
-				Description("Where the first run starts (RFC 3339 or a date); empty means 24 hours before the first start. Ignored once a cursor exists.").
-				Default("").
-				Example("2024-01-01T00:00:00Z"),
-			service.NewIntField(fieldPageSize).
-				Description("Objects per list request.").
-				Default(100).
-				Advanced(),
-			service.NewDurationField(fieldSettleDelay).
-				Description("Objects updated less than this long ago are left for the next poll: HarfangLab keeps alerts in Elasticsearch, where a document becomes searchable only after a refresh, and the cursor must not pass one that is not visible yet.").
-				Default("5s").
-				Advanced(),
-			service.NewStringField(fieldSourceListName).
-				Description("Name of the threat-intelligence lists the intel push writes; their rules carry the OpenCTI indicator ids in their comment.").
-				Default("from_OpenCTI"),
-			service.NewStringField(fieldCheckpointCache).
-				Description("A cache resource where the cursor is kept; it must persist across restarts."),
-			service.NewStringField(fieldCheckpointCacheKey).
-				Description("The key of the cursor in the cache.").
-				Default("harfanglab_alerts").
-				Advanced(),
-			service.NewAutoRetryNacksToggleField(),
-		).
-		Example("Detections to a file", "", `
-input:
-  harfanglab_alerts:
-    url: https://hl.example.com
-    token: ${HARFANGLAB_TOKEN}
-    statuses: [ new, investigating ]
-    alert_types: [ sigma, yara, ioc ]
-    checkpoint_cache: cursor
-cache_resources:
-  - label: cursor
-    file:
-      directory: ./state
-output:
-  file:
-    path: ./alerts.jsonl
-`)
+~auto_replay_nacks: false~ a rejected message holds the persisted cursor back until restart.`, "~", "`")
+}
+
+// inputFields are the input's own fields (after the client's).
+func inputFields() []*service.ConfigField {
+	return []*service.ConfigField{
+		service.NewStringListField(fieldStatuses).
+			Description("Security-event statuses to import (`new`, `probable_false_positive`, `investigating`, `false_positive`, `closed`). An item may be a comma list.").
+			Default([]any{"new", "investigating"}),
+		service.NewStringListField(fieldAlertTypes).
+			Description("Alert types to import (e.g. `yara`, `sigma`, `ioc`). An item may be a comma list.").
+			Default([]any{"yara", "sigma", "ioc"}),
+		service.NewStringListField(fieldMaturity).
+			Description("Maturities of the rules whose alerts are imported (`stable`, `testing`, `experimental`; an item may be a comma list). The OpenCTI connectors import `stable` only; add `testing` to see rules still under evaluation.").
+			Default([]any{"stable"}),
+		service.NewBoolField(fieldThreats).
+			Description("Also import threats, each with its alerts and note.").
+			Default(true),
+		service.NewDurationField(fieldPollInterval).
+			Description("Time between two polls once caught up.").
+			Default("60s"),
+		service.NewStringField(fieldStartDate).
+			Description("Where the first run starts (RFC 3339 or a date); empty means 24 hours before the first start. Ignored once a cursor exists.").
+			Default("").
+			Example("2024-01-01T00:00:00Z"),
+		service.NewIntField(fieldPageSize).
+			Description("Objects per list request.").
+			Default(100).
+			Advanced(),
+		service.NewDurationField(fieldSettleDelay).
+			Description("Objects newer than this are left for the next poll: HarfangLab keeps alerts in Elasticsearch, where a document becomes searchable only after a refresh (and agents may upload late), and the cursor must not pass one that is not visible yet. HarfangLab's SDK stays at least 120 s behind now.").
+			Default("2m"),
+		service.NewStringField(fieldSourceListName).
+			Description("Name of the threat-intelligence lists the intel push writes; their rules carry the OpenCTI indicator ids in their comment.").
+			Default("from_OpenCTI"),
+		service.NewStringField(fieldCheckpointCache).
+			Description("A cache resource where the cursor is kept; it must persist across restarts."),
+		service.NewStringField(fieldCheckpointCacheKey).
+			Description("The key of the cursor in the cache.").
+			Default("harfanglab_alerts").
+			Advanced(),
+		service.NewAutoRetryNacksToggleField(),
+	}
 }
 
 func init() {
@@ -165,6 +202,7 @@ type inputConfig struct {
 	client       ClientConfig
 	statuses     []string
 	alertTypes   []string
+	maturity     []string
 	threats      bool
 	pollInterval time.Duration
 	startDate    time.Time // zero: 24 h before the first start
@@ -196,6 +234,14 @@ func parseInputConfig(conf *service.ParsedConfig, mgr *service.Resources) (input
 	for _, t := range c.alertTypes {
 		if !alertTypeName.MatchString(t) {
 			return c, fmt.Errorf("field %s: %q is not an alert type name", fieldAlertTypes, t)
+		}
+	}
+	if c.maturity, err = commaList(conf, fieldMaturity); err != nil {
+		return c, err
+	}
+	for _, m := range c.maturity {
+		if !knownMaturities[m] {
+			return c, fmt.Errorf("field %s: unknown maturity %q (want stable, testing or experimental)", fieldMaturity, m)
 		}
 	}
 	if c.threats, err = conf.FieldBool(fieldThreats); err != nil {
@@ -277,24 +323,49 @@ type alertsInput struct {
 	metrics  inputMetrics
 	now      func() time.Time
 
-	// Read-goroutine state.
-	alerts, threats *pager
-	buf             []pendingMessage
-	polling         bool
-	nextPoll        time.Time
-	failures        int
+	// Read-goroutine state: the passes of one poll, in order (new alerts, changed alerts,
+	// threats).
+	passes   []*pass
+	buf      []pendingMessage
+	polling  bool
+	nextPoll time.Time
+	failures int
 
 	connectMu sync.Mutex
 	loaded    bool
 
-	// Commit state, guarded by commitMu: what is persisted and the checkpointers feeding it.
+	// Commit state, guarded by commitMu: what is persisted.
 	commitMu  sync.Mutex
 	committed cursorState
 	dirty     bool
-	cpAlerts  *checkpoint.Capped[streamCursor]
-	cpThreats *checkpoint.Capped[streamCursor]
 
 	closeOnce sync.Once
+}
+
+// Pass names: which cursor of cursorState a pass moves (also the cursor-age metric label).
+const (
+	passCreated = "alert"
+	passUpdated = "alert_update"
+	passThreats = "threat"
+)
+
+// pass is one ordered listing with its own cursor and checkpointer.
+type pass struct {
+	name string
+	kind string // message kind: detection.KindAlert or detection.KindThreat
+	p    *pager
+	cp   *checkpoint.Capped[streamCursor]
+}
+
+// cursorOf returns the cursor of the named pass in st.
+func (st *cursorState) cursorOf(name string) *streamCursor {
+	switch name {
+	case passCreated:
+		return &st.Created
+	case passUpdated:
+		return &st.Updated
+	}
+	return &st.Threats
 }
 
 type pendingMessage struct {
@@ -314,22 +385,40 @@ func newAlertsInput(conf *service.ParsedConfig, mgr *service.Resources) (*alerts
 	if err != nil {
 		return nil, err
 	}
-	capacity := int64(max(1024, 8*c.pageSize))
 	return &alertsInput{
-		conf:      c,
-		mgr:       mgr,
-		log:       mgr.Logger(),
-		client:    client,
-		resolver:  newRuleResolver(client, c.sourceName),
-		metrics:   newInputMetrics(mgr.Metrics()),
-		now:       time.Now,
-		cpAlerts:  checkpoint.NewCapped[streamCursor](capacity),
-		cpThreats: checkpoint.NewCapped[streamCursor](capacity),
+		conf:     c,
+		mgr:      mgr,
+		log:      mgr.Logger(),
+		client:   client,
+		resolver: newRuleResolver(client, c.sourceName),
+		metrics:  newInputMetrics(mgr.Metrics()),
+		now:      time.Now,
 	}, nil
 }
 
+// newPasses builds the passes from the persisted cursors.
+func (in *alertsInput) newPasses(st cursorState) []*pass {
+	capacity := int64(max(1024, 8*in.conf.pageSize))
+	mk := func(name, kind, path, field string, filters url.Values) *pass {
+		p := newPager(path, field, filters, in.conf.pageSize, *st.cursorOf(name))
+		p.truncated = func(second time.Time, slice url.Values) {
+			in.metrics.windowTruncated.Incr(1, name)
+			in.log.Errorf("HarfangLab holds more than %d %ss at %s for %s: the ones past the result window cannot be listed and are skipped", resultWindow, kind, formatTime(second), slice.Encode())
+		}
+		return &pass{name: name, kind: kind, p: p, cp: checkpoint.NewCapped[streamCursor](capacity)}
+	}
+	created := mk(passCreated, detection.KindAlert, pathAlerts, fieldAlertTime, in.alertFilters())
+	updated := mk(passUpdated, detection.KindAlert, pathAlerts, fieldLastUpdate, in.alertFilters())
+	updated.p.reportBad = false // the new-alerts pass reports malformed alerts
+	passes := []*pass{created, updated}
+	if in.conf.threats {
+		passes = append(passes, mk(passThreats, detection.KindThreat, pathThreats, fieldLastUpdate, nil))
+	}
+	return passes
+}
+
 // Connect loads the cursor once (or creates the first one from start_date) and checks that
-// HarfangLab answers with this token.
+// HarfangLab accepts the token.
 func (in *alertsInput) Connect(ctx context.Context) error {
 	in.connectMu.Lock()
 	defer in.connectMu.Unlock()
@@ -341,17 +430,24 @@ func (in *alertsInput) Connect(ctx context.Context) error {
 		in.commitMu.Lock()
 		in.committed = st
 		in.commitMu.Unlock()
-		in.alerts = newPager(pathAlerts, in.alertFilters(), in.conf.pageSize, st.Alerts)
-		in.threats = newPager(pathThreats, nil, in.conf.pageSize, st.Threats)
+		in.passes = in.newPasses(st)
 		in.loaded = true
 	}
 	var probe struct {
 		Count int `json:"count"`
 	}
 	if err := in.client.Get(ctx, pathAlerts, url.Values{"limit": {"1"}}, &probe); err != nil {
+		if IsAuthFailure(err) {
+			return authError(err)
+		}
 		return fmt.Errorf("checking access to HarfangLab security events: %w", err)
 	}
 	return nil
+}
+
+// authError is the one line a refused token gives: what to fix, and HarfangLab's answer.
+func authError(err error) error {
+	return fmt.Errorf("HarfangLab refused the token: check %s (a valid API token whose user may read security events and threat intelligence): %w", tokenVariable, err)
 }
 
 // loadCursor reads the persisted cursor; on the first run it starts at start_date (or 24 h ago)
@@ -376,13 +472,13 @@ func (in *alertsInput) loadCursor(ctx context.Context) (cursorState, error) {
 	}
 	start := in.conf.startDate
 	if start.IsZero() {
-		start = in.now().UTC().Add(-24 * time.Hour).Truncate(time.Microsecond)
+		start = in.now().UTC().Add(-24 * time.Hour).Truncate(time.Second)
 	}
-	st := cursorState{Version: cursorVersion, Alerts: streamCursor{Since: start}, Threats: streamCursor{Since: start}}
+	st := cursorState{Version: cursorVersion, Created: streamCursor{Since: start}, Updated: streamCursor{Since: start}, Threats: streamCursor{Since: start}}
 	if err := in.writeCursor(ctx, st); err != nil {
 		return st, err
 	}
-	in.log.Infof("No cursor in cache %q: importing HarfangLab security events updated since %s", in.conf.cache, formatTime(start))
+	in.log.Infof("No cursor in cache %q: importing HarfangLab security events since %s", in.conf.cache, formatTime(start))
 	return st, nil
 }
 
@@ -406,7 +502,7 @@ func (in *alertsInput) writeCursor(ctx context.Context, st cursorState) error {
 // Read hands out buffered messages, fetching the next page (or waiting for the next poll) when
 // none is left. It never returns an empty message: it blocks until one exists or ctx ends.
 func (in *alertsInput) Read(ctx context.Context) (*service.Message, service.AckFunc, error) {
-	if in.alerts == nil {
+	if in.passes == nil {
 		return nil, nil, service.ErrNotConnected
 	}
 	for len(in.buf) == 0 {
@@ -420,34 +516,30 @@ func (in *alertsInput) Read(ctx context.Context) (*service.Message, service.AckF
 	return m.msg, m.ack, nil
 }
 
-// fill makes progress on the current poll: one page of alerts, then of threats, then the wait
-// for the next poll. Errors from HarfangLab are retried here after a back-off so that a down
-// server or a bad token gives one log line per attempt, not a tight loop.
+// fill makes progress on the current poll: one page of the first pass not caught up, or the
+// wait for the next poll. Errors from HarfangLab are retried here after a back-off so that a
+// down server gives one log line per attempt, not a tight loop; a refused token disconnects
+// the input instead (the engine reconnects with back-off and /ready turns false).
 func (in *alertsInput) fill(ctx context.Context) error {
 	if !in.polling {
 		if err := sleepUntil(ctx, in.nextPoll); err != nil {
 			return err
 		}
-		in.polling = true
-		in.nextPoll = in.now().Add(in.conf.pollInterval)
-		var until time.Time
-		if in.conf.settleDelay > 0 {
-			until = in.now().Add(-in.conf.settleDelay)
+		in.startPoll()
+	}
+	var cur *pass
+	for _, ps := range in.passes {
+		if !ps.p.caughtUp {
+			cur = ps
+			break
 		}
-		in.alerts.restart(until)
-		in.threats.restart(until)
-		in.metrics.polls.Incr(1)
 	}
-	p, kind := in.alerts, detection.KindAlert
-	if p.caughtUp {
-		p, kind = in.threats, detection.KindThreat
-	}
-	if p.caughtUp || (kind == detection.KindThreat && !in.conf.threats) {
+	if cur == nil {
 		in.polling = false
 		in.updateCursorAge()
 		return nil
 	}
-	err := in.fetchPage(ctx, p, kind)
+	err := in.fetchPage(ctx, cur)
 	if err == nil {
 		in.failures = 0
 		return nil
@@ -455,11 +547,32 @@ func (in *alertsInput) fill(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	in.metrics.pollErrors.Incr(1, cur.kind)
+	if IsAuthFailure(err) {
+		in.log.Errorf("Polling HarfangLab %ss stopped: %v", cur.kind, authError(err))
+		in.polling = false // the page is read again once reconnected
+		return service.ErrNotConnected
+	}
 	in.failures++
-	in.metrics.pollErrors.Incr(1, kind)
 	wait := min(in.conf.pollInterval, time.Second<<min(in.failures-1, 10))
-	in.log.Errorf("Polling HarfangLab %ss failed (attempt %d, next in %v): %v", kind, in.failures, wait, err)
+	in.log.Errorf("Polling HarfangLab %ss failed (attempt %d, next in %v): %v", cur.kind, in.failures, wait, err)
 	return sleepUntil(ctx, in.now().Add(wait))
+}
+
+// startPoll begins a poll: every pass from its cursor up to now − settle_delay.
+func (in *alertsInput) startPoll() {
+	in.polling = true
+	in.nextPoll = in.now().Add(in.conf.pollInterval)
+	var until time.Time
+	if in.conf.settleDelay > 0 {
+		until = in.now().Add(-in.conf.settleDelay)
+	} else {
+		until = in.now()
+	}
+	for _, ps := range in.passes {
+		ps.p.restart(until)
+	}
+	in.metrics.polls.Incr(1)
 }
 
 func sleepUntil(ctx context.Context, t time.Time) error {

@@ -20,6 +20,14 @@ type claimUpdate struct {
 	change *intel.Change
 }
 
+// changePlan is what one change asks of its owner: claim updates, and whether (and how) its
+// Sigma/YARA entries are reconciled.
+type changePlan struct {
+	updates    []claimUpdate
+	ruleChange *intel.Change // desired rule state of the owner (nil: none)
+	touchRules bool
+}
+
 // apply applies one change under its owner's lock. expired marks a change made up by the
 // expiry loop (it carries no sequence and must not move the claim's one).
 func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, expired bool) error {
@@ -32,71 +40,90 @@ func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, exp
 		return nil
 	}
 	live := c.Live && !c.ExpiredAt(o.now())
-	var updates []claimUpdate
-	var ruleChange *intel.Change // desired rule state of the owner (nil: none)
-	touchRules := false
-
+	var plan changePlan
 	if c.Via == intel.ViaPattern {
-		s.patternSeen = true
-		s.validUntil = c.ValidUntil
-		touchRules = true
-		if live {
-			s.dead = false
-			info := infoFrom(c)
-			for _, ioc := range c.IOCs {
-				info.Block = info.Block || ioc.Block
-			}
-			s.info = &info
-			updates = append(updates, claimUpdate{via: intel.ViaPattern, iocs: c.IOCs, change: c})
-			if c.Rule != nil {
-				ruleChange = c
-			}
-			// Relationship claims suspended while the owner was dead come back.
-			for via, rc := range s.dormant {
-				updates = append(updates, claimUpdate{via: via, iocs: rc.IOCs, change: rc})
-				delete(s.dormant, via)
-			}
-		} else {
-			s.dead = true
-			for _, cl := range s.claims {
-				via := cl.via
-				if via != intel.ViaPattern && cl.last != nil {
-					s.setDormant(via, cl.last)
-				}
-				updates = append(updates, claimUpdate{via: via, change: c})
-			}
-			if s.claimOf(intel.ViaPattern) == nil {
-				updates = append(updates, claimUpdate{via: intel.ViaPattern, change: c})
-			}
-		}
-	} else {
-		if c.ValidUntil != nil && s.validUntil == nil {
-			s.validUntil = c.ValidUntil
-		}
-		// A relationship only counts while its owner is live. An owner that holds nothing and
-		// whose own change has not been seen in this process may be dead (or not yet
-		// created): its relationships wait for its pattern change.
-		if s.dead || (!s.patternSeen && !s.holdsAnything()) {
-			if live {
-				s.setDormant(c.Via, c)
-			} else {
-				delete(s.dormant, c.Via)
-			}
-			if !expired {
-				s.claim(c.Via).seq = c.Seq
-			}
-			return nil
-		}
-		up := claimUpdate{via: c.Via, change: c}
-		if live {
-			up.iocs = c.IOCs
-		}
-		updates = append(updates, up)
+		plan = s.planPattern(c, live)
+	} else if !s.planRelationship(c, live, expired, &plan) {
+		return nil
 	}
+	errs := o.runPlan(ctx, ix, s, c, plan)
+	if !expired {
+		s.claim(c.Via).seq = c.Seq
+	}
+	o.m.entries.Set(ix.live.Load())
+	return errors.Join(errs...)
+}
 
+// planPattern plans the owner's own change: its pattern claim, its rules, and its relationship
+// claims (suspended while it is dead, restored when it comes back).
+func (s *ownerState) planPattern(c *intel.Change, live bool) changePlan {
+	plan := changePlan{touchRules: true}
+	s.patternSeen = true
+	s.validUntil = c.ValidUntil
+	if !live {
+		s.dead = true
+		for _, cl := range s.claims {
+			via := cl.via
+			if via != intel.ViaPattern && cl.last != nil {
+				s.setDormant(via, cl.last)
+			}
+			plan.updates = append(plan.updates, claimUpdate{via: via, change: c})
+		}
+		if s.claimOf(intel.ViaPattern) == nil {
+			plan.updates = append(plan.updates, claimUpdate{via: intel.ViaPattern, change: c})
+		}
+		return plan
+	}
+	s.dead = false
+	info := infoFrom(c)
+	for _, ioc := range c.IOCs {
+		info.Block = info.Block || ioc.Block
+	}
+	s.info = &info
+	plan.updates = append(plan.updates, claimUpdate{via: intel.ViaPattern, iocs: c.IOCs, change: c})
+	if c.Rule != nil {
+		plan.ruleChange = c
+	}
+	// Relationship claims suspended while the owner was dead come back.
+	for via, rc := range s.dormant {
+		plan.updates = append(plan.updates, claimUpdate{via: via, iocs: rc.IOCs, change: rc})
+		delete(s.dormant, via)
+	}
+	return plan
+}
+
+// planRelationship plans a based-on change; false when it only has to wait for its owner.
+func (s *ownerState) planRelationship(c *intel.Change, live, expired bool, plan *changePlan) bool {
+	if c.ValidUntil != nil && s.validUntil == nil {
+		s.validUntil = c.ValidUntil
+	}
+	// A relationship only counts while its owner is live. An owner that holds nothing and
+	// whose own change has not been seen in this process may be dead (or not yet
+	// created): its relationships wait for its pattern change.
+	if s.dead || (!s.patternSeen && !s.holdsAnything()) {
+		if live {
+			s.setDormant(c.Via, c)
+		} else {
+			delete(s.dormant, c.Via)
+		}
+		if !expired {
+			s.claim(c.Via).seq = c.Seq
+		}
+		return false
+	}
+	up := claimUpdate{via: c.Via, change: c}
+	if live {
+		up.iocs = c.IOCs
+	}
+	plan.updates = append(plan.updates, up)
+	return true
+}
+
+// runPlan writes a plan: every claim, then the rules (when this writer owns the owner).
+func (o *intelOutput) runPlan(ctx context.Context, ix *index, s *ownerState, c *intel.Change, plan changePlan) []error {
 	aliases := o.aliases(ix, c)
 	var errs []error
-	for _, up := range updates {
+	for _, up := range plan.updates {
 		var upAliases []string
 		if up.via == intel.ViaPattern {
 			upAliases = aliases
@@ -106,17 +133,12 @@ func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, exp
 			errs = append(errs, err)
 		}
 	}
-	if touchRules && o.shard.owns(c.Owner) {
-		if err := o.applyRules(ctx, ix, s, ruleChange); err != nil {
+	if plan.touchRules {
+		if err := o.applyRules(ctx, ix, s, plan.ruleChange); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if !expired {
-		cl := s.claim(c.Via)
-		cl.seq = c.Seq
-	}
-	o.m.entries.Set(ix.live.Load())
-	return errors.Join(errs...)
+	return errs
 }
 
 // aliases are other owner keys naming the same indicator: its STIX ids, under which the older
@@ -142,83 +164,20 @@ func (o *intelOutput) aliases(ix *index, c *intel.Change) []string {
 // Called with the owner's lock held.
 func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, up claimUpdate, aliases []string) error {
 	cl := s.claim(up.via)
-	want := map[iocKey]intel.IOC{}
-	for _, ioc := range up.iocs {
-		if ioc.Type == "" || ioc.Value == "" {
-			continue
-		}
-		k := iocKey{ioc.Type, ioc.Value}
-		if prev, ok := want[k]; ok {
-			ioc.Block = ioc.Block || prev.Block
-		}
-		want[k] = ioc
-	}
+	want := wantedValues(up.iocs)
 	keys := map[iocKey]bool{}
 	cl.values.each(func(k iocKey) { keys[k] = true })
 	for k := range want {
 		keys[k] = true
 	}
-	// Alias owners are leftovers of older connectors that no change names; one busy with a
-	// change of its own is skipped rather than waited for (two owners must never wait on each
-	// other).
-	var lockedAliases []*ownerState
-	for _, a := range aliases {
-		as := ix.owner(a)
-		if as == s || !as.mu.TryLock() {
-			continue
-		}
-		lockedAliases = append(lockedAliases, as)
-		if prev := as.claimOf(intel.ViaPattern); prev != nil {
-			prev.values.each(func(k iocKey) { keys[k] = true })
-		}
-	}
-	defer func() {
-		for _, as := range lockedAliases {
-			as.dropClaim(intel.ViaPattern)
-			as.mu.Unlock()
-		}
-	}()
-	// The owner's score, platforms, expiry, description and block mode come from its own
-	// pattern change; a relationship change carries none of them, so when the pattern change
-	// has not been seen in this process the value keeps what its comment says.
-	var rec ownerRecord
-	switch ch := up.change; {
-	case s.info != nil:
-		rec = *s.info.clone()
-	case ch != nil && ch.Live && ch.Via == intel.ViaPattern:
-		rec = infoFrom(ch)
-	case ch != nil && ch.Live:
-		rec = infoFrom(ch)
-		rec.keep = true
-	}
-	if up.via == intel.ViaPattern {
-		rec.Block = false // the pattern change says it per IOC
-	}
-
-	type result struct {
-		k    iocKey
-		held bool
-		err  error
-	}
-	results := make(chan result, len(keys))
-	var wg sync.WaitGroup
-	for k := range keys {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ioc, wanted := want[k]
-			r := rec
-			r.Block = r.Block || ioc.Block
-			held, err := o.applyValue(ctx, ix, k, s.id, up.via, wanted, &r, aliases)
-			results <- result{k, held, err}
-		}()
-	}
-	wg.Wait()
-	close(results)
-	var errs []string
-	for r := range results {
+	unlock := lockAliases(ix, s, aliases, keys)
+	defer unlock()
+	rec := claimRecord(s, up)
+	results := o.applyValues(ctx, ix, s, up.via, keys, want, rec, aliases)
+	var errs valueErrors
+	for _, r := range results {
 		if r.err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", r.k, r.err))
+			errs = append(errs, fmt.Errorf("%s: %w", r.k, r.err))
 			continue
 		}
 		if r.held {
@@ -238,12 +197,120 @@ func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, 
 	if len(errs) == 0 {
 		return nil
 	}
-	sort.Strings(errs)
-	msg := fmt.Sprintf("applying %s via %s: %s", s.id, up.via, strings.Join(errs, "; "))
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	err := fmt.Errorf("applying %s via %s: %w", s.id, up.via, errs)
 	if ctx.Err() != nil {
-		return fmt.Errorf("%s: %w", msg, ctx.Err())
+		return errors.Join(err, ctx.Err())
 	}
-	return &permanentError{fmt.Errorf("%s", msg)}
+	if IsAuthFailure(err) || IsTransient(err) {
+		return err
+	}
+	return &permanentError{err}
+}
+
+// valueErrors are the failures of one claim's values, one per value; the chains are kept so
+// callers can tell an expired token from a refused value.
+type valueErrors []error
+
+func (v valueErrors) Error() string {
+	msgs := make([]string, len(v))
+	for i, e := range v {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (v valueErrors) Unwrap() []error { return v }
+
+// wantedValues indexes a claim's IOCs by key (a value listed twice blocks if either does).
+func wantedValues(iocs []intel.IOC) map[iocKey]intel.IOC {
+	want := map[iocKey]intel.IOC{}
+	for _, ioc := range iocs {
+		if ioc.Type == "" || ioc.Value == "" {
+			continue
+		}
+		k := iocKey{ioc.Type, ioc.Value}
+		if prev, ok := want[k]; ok {
+			ioc.Block = ioc.Block || prev.Block
+		}
+		want[k] = ioc
+	}
+	return want
+}
+
+// lockAliases locks the alias owners and adds their pattern values to keys. Alias owners are
+// leftovers of older connectors that no change names; one busy with a change of its own is
+// skipped rather than waited for (two owners must never wait on each other). The returned
+// function drops their claims and unlocks them.
+func lockAliases(ix *index, s *ownerState, aliases []string, keys map[iocKey]bool) func() {
+	var locked []*ownerState
+	for _, a := range aliases {
+		as := ix.owner(a)
+		if as == s || !as.mu.TryLock() {
+			continue
+		}
+		locked = append(locked, as)
+		if prev := as.claimOf(intel.ViaPattern); prev != nil {
+			prev.values.each(func(k iocKey) { keys[k] = true })
+		}
+	}
+	return func() {
+		for _, as := range locked {
+			as.dropClaim(intel.ViaPattern)
+			as.mu.Unlock()
+		}
+	}
+}
+
+// claimRecord is what the claim records on its values. The owner's score, platforms, expiry,
+// description and block mode come from its own pattern change; a relationship change carries
+// none of them, so when the pattern change has not been seen in this process the value keeps
+// what its comment says.
+func claimRecord(s *ownerState, up claimUpdate) ownerRecord {
+	var rec ownerRecord
+	switch ch := up.change; {
+	case s.info != nil:
+		rec = *s.info.clone()
+	case ch != nil && ch.Live && ch.Via == intel.ViaPattern:
+		rec = infoFrom(ch)
+	case ch != nil && ch.Live:
+		rec = infoFrom(ch)
+		rec.keep = true
+	}
+	if up.via == intel.ViaPattern {
+		rec.Block = false // the pattern change says it per IOC
+	}
+	return rec
+}
+
+type valueResult struct {
+	k    iocKey
+	held bool
+	err  error
+}
+
+// applyValues writes every value of a claim concurrently (each value serialises its own writes).
+func (o *intelOutput) applyValues(ctx context.Context, ix *index, s *ownerState, via string, keys map[iocKey]bool, want map[iocKey]intel.IOC, rec ownerRecord, aliases []string) []valueResult {
+	results := make(chan valueResult, len(keys))
+	var wg sync.WaitGroup
+	for k := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ioc, wanted := want[k]
+			r := rec
+			r.Block = r.Block || ioc.Block
+			held, err := o.applyValue(ctx, ix, k, s.id, via, wanted, &r, aliases)
+			results <- valueResult{k, held, err}
+		}()
+	}
+	wg.Wait()
+	close(results)
+	out := make([]valueResult, 0, len(keys))
+	for r := range results {
+		out = append(out, r)
+	}
+	return out
 }
 
 // infoFrom is the owner-level part of a change, as recorded on each value it holds.
@@ -386,34 +453,8 @@ func (o *intelOutput) writeIOC(ctx context.Context, ix *index, e *iocEntry, next
 	case e.id == "" && !d.live:
 		e.owners = next
 		return nil
-
 	case e.id == "":
-		body := map[string]any{
-			"source_id": ix.iocSource, "type": e.key.typ, "value": e.key.value,
-			"description": d.description, "comment": d.comment, "hl_status": d.hlStatus,
-			"enabled": true, "block_on_agent": d.block,
-		}
-		if d.hlStatus == "testing" {
-			body["hl_local_testing_status"] = "in_progress"
-		}
-		var created iocRule
-		err := o.do(ctx, "create", e.key.String(), func() error { return o.client.Post(ctx, pathIOCRule, body, &created) })
-		if IsDuplicate(err) {
-			return errReread
-		}
-		if err != nil {
-			return o.classify(err)
-		}
-		if created.ID == "" && !o.dryRun {
-			return &permanentError{fmt.Errorf("HarfangLab created %s without answering its id", e.key)}
-		}
-		if created.ID == "" {
-			created.ID = o.dryID()
-		}
-		e.id, e.enabled, e.block, e.commentSum, e.description, e.hlStatus, e.owners = created.ID, true, d.block, commentSum(d.comment), d.description, d.hlStatus, next
-		ix.live.Add(1)
-		return nil
-
+		return o.createIOC(ctx, ix, e, d, next)
 	case !d.live && o.removeIndicator:
 		err := o.do(ctx, "delete", e.key.String(), func() error { return o.client.Delete(ctx, pathIOCRule+e.id) })
 		if err != nil && !IsNotFound(err) {
@@ -423,10 +464,46 @@ func (o *intelOutput) writeIOC(ctx context.Context, ix *index, e *iocEntry, next
 		ix.live.Add(-1)
 		return nil
 	}
+	return o.patchIOC(ctx, e, d, next)
+}
 
+// createIOC posts a new IOC rule. A value HarfangLab refuses (400 on its format) fails with
+// HarfangLab's reason; the other values of the change are written anyway.
+func (o *intelOutput) createIOC(ctx context.Context, ix *index, e *iocEntry, d desired, next owners) error {
+	body := map[string]any{
+		"source_id": ix.iocSource, "type": e.key.typ, "value": e.key.value,
+		"description": d.description, "comment": d.comment, "hl_status": d.hlStatus,
+		"enabled": true, "block_on_agent": d.block,
+	}
+	if d.hlStatus == "testing" {
+		body["hl_local_testing_status"] = "in_progress"
+	}
+	var created iocRule
+	err := o.do(ctx, "create", e.key.String(), func() error { return o.client.Post(ctx, pathIOCRule, body, &created) })
+	if IsDuplicate(err) {
+		return errReread
+	}
+	if err != nil {
+		return o.classify(err)
+	}
+	if created.ID == "" && !o.dryRun {
+		return &permanentError{fmt.Errorf("HarfangLab created %s without answering its id", e.key)}
+	}
+	if created.ID == "" {
+		created.ID = o.dryID()
+	}
+	e.id, e.enabled, e.block, e.commentSum, e.description, e.hlStatus, e.owners = created.ID, true, d.block, commentSum(d.comment), d.description, d.hlStatus, next
+	ix.live.Add(1)
+	return nil
+}
+
+// patchIOC sends the fields that differ, if any. Disabling (and enabling again) also sets
+// `global_state`, which newer consoles derive the rule's effect from (K, W, D; ignored by older
+// ones).
+func (o *intelOutput) patchIOC(ctx context.Context, e *iocEntry, d desired, next owners) error {
 	patch := map[string]any{}
 	if e.enabled != d.live {
-		patch["enabled"] = d.live
+		patch["enabled"], patch["global_state"] = d.live, iocGlobalState(d)
 	}
 	if e.commentSum != commentSum(d.comment) {
 		patch["comment"] = d.comment
@@ -464,6 +541,16 @@ func (o *intelOutput) writeIOC(ctx context.Context, ix *index, e *iocEntry, next
 	return nil
 }
 
+func iocGlobalState(d desired) string {
+	switch {
+	case !d.live:
+		return globalStateDisabled
+	case d.block:
+		return globalStateBlock
+	}
+	return globalStateAlert
+}
+
 // do runs one write (or logs it in a dry run) within a request slot and counts it.
 func (o *intelOutput) do(ctx context.Context, op, what string, fn func() error) error {
 	if o.dryRun {
@@ -481,7 +568,7 @@ func (o *intelOutput) do(ctx context.Context, op, what string, fn func() error) 
 // classify wraps what HarfangLab refused for good; transient failures only come back once the
 // context has ended (the client retries them until then).
 func (o *intelOutput) classify(err error) error {
-	if IsTransient(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if IsTransient(err) || IsAuthFailure(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return &permanentError{err}

@@ -49,6 +49,10 @@ func (o *intelOutput) expireDue(ctx context.Context) {
 			defer s.expiring.Store(false)
 			c := &intel.Change{Owner: s.id, Via: intel.ViaPattern, Live: false}
 			if err := o.apply(ctx, ix, c, true); err != nil {
+				if IsAuthFailure(err) {
+					_ = o.onAuthFailure(err) // retried at the next tick
+					return
+				}
 				if ctx.Err() == nil {
 					o.log.Errorf("removing expired indicator %s: %v", s.id, err)
 				}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
-	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,26 +78,68 @@ func (e *iocEntry) load(r iocRule) {
 	e.owners = o
 }
 
-// ruleEntry is the Sigma rule or YARA file of one owner.
-type ruleEntry struct {
-	kind        string // intel.RuleSigma or intel.RuleYara
-	id          string
-	name        string
-	content     string
-	enabled     bool
-	hlStatus    string
-	description string
-	dups        []string // further entries of the same owner (a retried upload): removed on next write
+// ruleHolder is one owner of a rule entry and what its part of the name says.
+type ruleHolder struct {
+	owner      string
+	base       string     // the indicator's name (first part of the rule name)
+	validUntil *time.Time // written into the name so a restart still expires it
 }
 
-// ruleObject is a SigmaRule / YaraFile as HarfangLab serialises it.
+// ruleEntry is one Sigma rule or YARA file of our lists. A Sigma rule is one entry per Sigma id
+// (HarfangLab refuses a second copy, W/D), shared by every owner carrying it; a YARA file is one
+// entry per owner. mu serialises its writes; it is taken with an owner's lock held, never the
+// other way round.
+type ruleEntry struct {
+	mu       sync.Mutex
+	kind     string // intel.RuleSigma or intel.RuleYara
+	key      string // ruleKey
+	id       string // "" when not (or no longer) in HarfangLab
+	name     string
+	content  string
+	enabled  bool
+	hlStatus string
+	// holders are the owners wanting it; the first is the one the HarfangLab name carries (the
+	// only one a restart reads back: the others come back with their next change or a replay).
+	holders []ruleHolder
+	dups    []string // further copies found at start: removed on the next write
+}
+
+func (e *ruleEntry) hold(h ruleHolder) {
+	for i := range e.holders {
+		if e.holders[i].owner == h.owner {
+			e.holders[i] = h
+			return
+		}
+	}
+	e.holders = append(e.holders, h)
+}
+
+func (e *ruleEntry) release(owner string) {
+	e.holders = slices.DeleteFunc(e.holders, func(h ruleHolder) bool { return h.owner == owner })
+}
+
+// forget records that HarfangLab no longer holds the entry.
+func (e *ruleEntry) forget() { e.id, e.name, e.content, e.enabled, e.hlStatus = "", "", "", false, "" }
+
+func (e *ruleEntry) load(r ruleObject) {
+	e.id, e.name, e.content, e.enabled, e.hlStatus = r.ID, r.Name, r.Content, r.Enabled, r.HLStatus
+}
+
+// live tells whether the entry is in HarfangLab and active (or has copies left to remove).
+func (e *ruleEntry) live() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.id != "" && (e.enabled || len(e.dups) > 0)
+}
+
+// ruleObject is a SigmaRule / YaraFile as HarfangLab serialises it (fields the output uses).
 type ruleObject struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Content     string `json:"content"`
-	Enabled     bool   `json:"enabled"`
-	HLStatus    string `json:"hl_status"`
-	Description string `json:"description"`
+	ID       string `json:"id"`
+	SourceID string `json:"source_id"`
+	Name     string `json:"name"`
+	Content  string `json:"content"`
+	Enabled  bool   `json:"enabled"`
+	HLStatus string `json:"hl_status"`
 }
 
 // claimState is what one claim (owner, via) holds, as known to this process.
@@ -174,7 +216,7 @@ func (s *ownerState) holdsAnything() bool {
 		}
 	}
 	for _, r := range s.rules {
-		if r.id != "" && (r.enabled || len(r.dups) > 0) {
+		if r.live() {
 			return true
 		}
 	}
@@ -189,11 +231,23 @@ type index struct {
 	mu      sync.Mutex
 	entries map[iocKey]*iocEntry
 	owners  map[string]*ownerState
-	live    atomic.Int64 // entries present in HarfangLab
+	rules   map[string]*ruleEntry // by ruleKey
+	live    atomic.Int64          // entries present in HarfangLab
 }
 
 func newIndex() *index {
-	return &index{entries: map[iocKey]*iocEntry{}, owners: map[string]*ownerState{}}
+	return &index{entries: map[iocKey]*iocEntry{}, owners: map[string]*ownerState{}, rules: map[string]*ruleEntry{}}
+}
+
+func (ix *index) ruleEntry(kind, key string) *ruleEntry {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	e := ix.rules[key]
+	if e == nil {
+		e = &ruleEntry{kind: kind, key: key}
+		ix.rules[key] = e
+	}
+	return e
 }
 
 func (ix *index) entry(k iocKey) *iocEntry {
@@ -235,9 +289,6 @@ func (s *ownerState) noteValidUntil(t *time.Time) {
 		s.validUntil = &v
 	}
 }
-
-// ruleOwner extracts the owner from a rule name "<name> [<owner>]".
-var ruleOwnerRe = regexp.MustCompile(`\[([^\[\]]+)\]$`)
 
 // findSource returns the id of the list named name, or "" when it does not exist. Only an
 // exact name match is accepted: another list is never adopted.
@@ -292,29 +343,37 @@ func (ix *index) ownerNoLock(id string) *ownerState {
 }
 
 // loadRules fills the index with the Sigma rules or YARA files of one list; entries whose name
-// carries no owner suffix are someone else's and are ignored.
+// carries no owner suffix are someone else's and are ignored. The owner and its expiry are read
+// from the name (see intel_rule_content.go for why not the description).
 func (ix *index) loadRules(ctx context.Context, c *Client, kind, path, sourceID string) (foreign int, err error) {
 	err = ListOf(ctx, c, path, url.Values{"source_id": {sourceID}}, func(r ruleObject) error {
-		m := ruleOwnerRe.FindStringSubmatch(r.Name)
-		if m == nil {
+		owner, until := parseRuleName(r.Name)
+		if owner == "" {
 			foreign++
 			return nil
 		}
-		if !ix.shard.owns(m[1]) {
+		key := ruleKey(kind, owner, r.Content)
+		if !ix.shard.owns(key) {
 			return nil
 		}
-		s := ix.ownerNoLock(m[1])
-		if cur := s.rules[kind]; cur != nil {
+		if cur := ix.rules[key]; cur != nil {
 			cur.dups = append(cur.dups, r.ID)
 			return nil
 		}
-		s.setRule(kind, &ruleEntry{kind: kind, id: r.ID, name: r.Name, content: r.Content, enabled: r.Enabled, hlStatus: r.HLStatus, description: r.Description})
-		ix.live.Add(1)
-		if o, ours := parseComment(r.Description); ours {
-			for _, rec := range o {
-				s.noteValidUntil(rec.ValidUntil)
-			}
+		e := &ruleEntry{kind: kind, key: key}
+		e.load(r)
+		base := strings.TrimSpace(ruleNameRe.FindStringSubmatch(strings.TrimSpace(r.Name))[1])
+		e.holders = []ruleHolder{{owner: owner, base: base, validUntil: until}}
+		ix.rules[key] = e
+		s := ix.ownerNoLock(owner)
+		if prev := s.rules[kind]; prev != nil { // the owner's older entry (another Sigma id)
+			prev.dups = append(prev.dups, r.ID)
+			delete(ix.rules, key)
+			return nil
 		}
+		s.setRule(kind, e)
+		s.noteValidUntil(until)
+		ix.live.Add(1)
 		return nil
 	})
 	return foreign, err

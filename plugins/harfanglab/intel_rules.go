@@ -29,33 +29,57 @@ func (ix *index) ruleSource(kind string) string {
 	return ix.yaraSource
 }
 
-// ruleName is "<indicator name truncated> [<owner>]", at most 100 characters: the owner suffix
-// lets the index find the entry again at start, whatever the indicator is renamed to.
-func ruleName(owner string, c *intel.Change) (string, error) {
-	base := strings.TrimSpace(c.Name)
-	if base == "" {
-		base = strings.TrimSpace(c.Rule.Name)
+// sigmaKeyPrefix starts the key of a Sigma rule identified by its Sigma id.
+const sigmaKeyPrefix = "sigma-id:"
+
+// ruleKey is how HarfangLab tells entries apart: a Sigma rule by its Sigma id, unique across
+// every list (W, D), so two indicators carrying the same rule share one entry; a YARA file (or a
+// Sigma rule without an id) is one entry per owner.
+func ruleKey(kind, owner, content string) string {
+	if kind == intel.RuleSigma {
+		if id := sigmaRuleID(content); id != "" {
+			return sigmaKeyPrefix + id
+		}
 	}
-	suffix := " [" + owner + "]"
+	return kind + ":owner:" + owner
+}
+
+// ruleName is "<base>[ (until <expiry>)] [<owner>]", at most 100 characters: the owner and its
+// expiry are what a restart needs, and the name is the one field HarfangLab is known to keep.
+func ruleName(h ruleHolder, kind string) (string, error) {
+	suffix := " [" + h.owner + "]"
+	if h.validUntil != nil {
+		// Rounded up to the second: a restart may expire it a little late, never early.
+		until := h.validUntil.UTC()
+		if t := until.Truncate(time.Second); !t.Equal(until) {
+			until = t.Add(time.Second)
+		}
+		suffix = " (until " + until.Format(ruleUntilLayout) + ")" + suffix
+	}
 	room := maxRuleNameLen - len([]rune(suffix))
 	if room < 1 {
-		return "", fmt.Errorf("owner id %q is too long for a HarfangLab rule name", owner)
+		return "", fmt.Errorf("owner id %q is too long for a HarfangLab rule name", h.owner)
 	}
+	base := h.base
 	if r := []rune(base); len(r) > room {
 		base = strings.TrimSpace(string(r[:room]))
 	}
 	if base == "" {
-		base = c.Rule.Kind
+		base = kind
 	}
 	return base + suffix, nil
 }
 
-// ruleDescription carries the owner's bookkeeping (score, expiry) in the rule's description,
-// in the same JSON form as IOC comments, so a restart re-arms the expiry timer.
-func ruleDescription(owner string, c *intel.Change) string {
-	score := c.Score
-	return buildComment(owners{owner: {Via: []string{intel.ViaPattern}, Score: &score, Platforms: c.Platforms, ValidUntil: c.ValidUntil}})
+func holderOf(owner string, c *intel.Change) ruleHolder {
+	base := strings.TrimSpace(c.Name)
+	if base == "" {
+		base = strings.TrimSpace(c.Rule.Name)
+	}
+	return ruleHolder{owner: owner, base: base, validUntil: c.ValidUntil}
 }
+
+// ruleWant is the state an entry should have in HarfangLab.
+type ruleWant struct{ name, content, hlStatus string }
 
 // applyRules makes the owner's Sigma/YARA entries match c (nil: the owner wants none).
 // Called with the owner's lock held.
@@ -63,12 +87,14 @@ func (o *intelOutput) applyRules(ctx context.Context, ix *index, s *ownerState, 
 	var errs []error
 	for _, kind := range []string{intel.RuleSigma, intel.RuleYara} {
 		cur := s.rules[kind]
+		// Scale-out: rules are sharded by their key, so one writer handles a shared Sigma rule.
+		wanted := c != nil && c.Rule.Kind == kind && o.shard.owns(ruleKey(kind, s.id, c.Rule.Content))
 		var err error
 		switch {
-		case c != nil && c.Rule.Kind == kind:
+		case wanted:
 			err = o.upsertRule(ctx, ix, s, kind, c)
 		case cur != nil:
-			err = o.removeRule(ctx, ix, s, cur)
+			err = o.releaseRule(ctx, ix, s, cur)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s rule of %s: %w", kind, s.id, err))
@@ -78,195 +104,170 @@ func (o *intelOutput) applyRules(ctx context.Context, ix *index, s *ownerState, 
 }
 
 func (o *intelOutput) upsertRule(ctx context.Context, ix *index, s *ownerState, kind string, c *intel.Change) error {
-	name, err := ruleName(s.id, c)
+	key := ruleKey(kind, s.id, c.Rule.Content)
+	if cur := s.rules[kind]; cur != nil && cur.key != key { // another rule now (new Sigma id)
+		if err := o.releaseRule(ctx, ix, s, cur); err != nil {
+			return err
+		}
+	}
+	e := ix.ruleEntry(kind, key)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.hold(holderOf(s.id, c))
+	s.setRule(kind, e)
+	name, err := ruleName(e.holders[0], kind)
 	if err != nil {
 		return &permanentError{err}
 	}
-	hl := c.Maturity
-	if hl == "" {
-		hl = "stable"
+	want := ruleWant{name: name, content: c.Rule.Content, hlStatus: c.Maturity}
+	if want.hlStatus == "" {
+		want.hlStatus = "stable"
 	}
-	desc := ruleDescription(s.id, c)
-	cur := s.rules[kind]
-	if cur == nil || cur.id == "" {
-		body := map[string]any{
-			"source_id": ix.ruleSource(kind), "name": name, "content": c.Rule.Content,
-			"hl_status": hl, "enabled": true, "description": desc,
-		}
-		if hl == "testing" {
-			body["hl_local_testing_status"] = "in_progress"
-		}
-		id, err := o.createRule(ctx, ix, kind, s.id, body)
-		if err != nil {
-			return err
-		}
-		s.setRule(kind, &ruleEntry{kind: kind, id: id, name: name, content: c.Rule.Content, enabled: true, hlStatus: hl, description: desc})
-		ix.live.Add(1)
-		return o.removeDups(ctx, s.rules[kind], cur)
+	if e.id == "" {
+		err = o.createRule(ctx, ix, e, want)
+	} else {
+		err = o.updateRule(ctx, ix, e, want)
 	}
-	patch := map[string]any{}
-	if cur.name != name {
-		patch["name"] = name
+	if err != nil && e.id == "" && !IsAuthFailure(err) && !IsTransient(err) {
+		// Refused for good: the owner does not hold it (its next change tries again).
+		e.release(s.id)
+		delete(s.rules, kind)
 	}
-	if cur.content != c.Rule.Content {
-		patch["content"] = c.Rule.Content
-	}
-	if !cur.enabled {
-		patch["enabled"] = true
-	}
-	if cur.hlStatus != hl {
-		patch["hl_status"] = hl
-	}
-	if cur.description != desc {
-		patch["description"] = desc
-	}
-	if len(patch) > 0 {
-		err := o.do(ctx, "update", kind+" "+name, func() error { return o.client.Patch(ctx, rulePath(kind)+cur.id, patch, nil) })
-		if IsNotFound(err) { // removed behind our back: create it again
-			cur.id = ""
-			ix.live.Add(-1)
-			return o.upsertRule(ctx, ix, s, kind, c)
-		}
-		if err != nil {
-			return o.classify(err)
-		}
-		cur.name, cur.content, cur.enabled, cur.hlStatus, cur.description = name, c.Rule.Content, true, hl, desc
-	}
-	return o.removeDups(ctx, cur, nil)
-}
-
-// statusAnswer is HarfangLab's bulk-upload style answer to a Sigma/YARA POST.
-type statusAnswer struct {
-	Status []struct {
-		Status   bool            `json:"status"`
-		Code     int             `json:"code"`
-		Content  json.RawMessage `json:"content"`
-		ID       *string         `json:"id"`
-		Filename string          `json:"filename"`
-	} `json:"status"`
-	ID string `json:"id"` // a plain object answer, should HarfangLab send one
+	return err
 }
 
 // createRule uploads one rule. A POST is never blindly retried (no unique key: a lost answer
-// would leave a copy), so after a transient failure the list is searched for the owner first.
-func (o *intelOutput) createRule(ctx context.Context, ix *index, kind, owner string, body map[string]any) (string, error) {
-	name, _ := body["name"].(string)
+// would leave a copy), so after a transient failure the list is searched for it first.
+// Called with e.mu held.
+func (o *intelOutput) createRule(ctx context.Context, ix *index, e *ruleEntry, want ruleWant) error {
+	body := map[string]any{
+		"source_id": ix.ruleSource(e.kind), "name": want.name, "content": want.content,
+		"hl_status": want.hlStatus, "enabled": true,
+	}
+	if want.hlStatus == "testing" {
+		body["hl_local_testing_status"] = "in_progress"
+	}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			if id, err := o.findRule(ctx, ix, kind, owner); err != nil || id != "" {
-				return id, err
+			if r, err := o.findRule(ctx, ix, e); err != nil || r != nil {
+				if err != nil {
+					return err
+				}
+				e.load(*r)
+				ix.live.Add(1)
+				return o.updateRule(ctx, ix, e, want)
 			}
 		}
-		var ans statusAnswer
-		err := o.do(ctx, "create", kind+" "+name, func() error { return o.client.PostOnce(ctx, rulePath(kind), body, &ans) })
+		var raw json.RawMessage
+		err := o.do(ctx, "create", e.kind+" "+want.name, func() error { return o.client.PostOnce(ctx, rulePath(e.kind), body, &raw) })
 		if err == nil {
-			if o.dryRun {
-				return o.dryID(), nil
-			}
-			return parseStatusAnswer(kind, name, ans)
+			return o.created(ctx, ix, e, want, raw)
 		}
 		if !IsTransient(err) {
-			return "", o.classify(err)
+			return o.classify(err)
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("creating %s rule %q: %w (last error: %v)", kind, name, ctx.Err(), err)
+			return fmt.Errorf("creating %s rule %q: %w (last error: %v)", e.kind, want.name, ctx.Err(), err)
 		case <-time.After(o.client.Backoff(min(attempt, 10))):
 		}
 	}
 }
 
-func parseStatusAnswer(kind, name string, ans statusAnswer) (string, error) {
-	if len(ans.Status) == 0 {
-		if ans.ID != "" {
-			return ans.ID, nil
+// created records the outcome of an upload. Called with e.mu held.
+func (o *intelOutput) created(ctx context.Context, ix *index, e *ruleEntry, want ruleWant, raw []byte) error {
+	var out uploadOutcome
+	if o.dryRun {
+		out = uploadOutcome{ok: true, id: o.dryID()}
+	} else {
+		out = parseUploadAnswer(raw)
+	}
+	if !out.ok {
+		if out.duplicate() && e.kind == intel.RuleSigma && strings.HasPrefix(e.key, sigmaKeyPrefix) {
+			return o.adoptDuplicate(ctx, ix, e, want, out)
 		}
-		return "", &permanentError{fmt.Errorf("HarfangLab answered an empty status to the upload of %s rule %q", kind, name)}
+		o.log.Errorf("HarfangLab refused %s rule %q: %s", e.kind, want.name, out)
+		return &permanentError{fmt.Errorf("HarfangLab refused %s rule %q: %s", e.kind, want.name, out)}
 	}
-	st := ans.Status[0]
-	if !st.Status || st.ID == nil || *st.ID == "" {
-		reason := strings.Trim(string(st.Content), `"`)
-		return "", &permanentError{fmt.Errorf("HarfangLab refused %s rule %q (code %d): %s", kind, name, st.Code, reason)}
-	}
-	return *st.ID, nil
+	e.id, e.name, e.content, e.enabled, e.hlStatus = out.id, want.name, want.content, true, want.hlStatus
+	ix.live.Add(1)
+	return o.removeDups(ctx, e)
 }
 
-// findRule looks for the owner's entry in the list (by its name suffix).
-func (o *intelOutput) findRule(ctx context.Context, ix *index, kind, owner string) (string, error) {
-	var id string
-	q := url.Values{"source_id": {ix.ruleSource(kind)}, "search": {owner}}
+// adoptDuplicate handles `duplicate_rule`: a rule with the same Sigma id exists. In our list it
+// is ours (another owner's upload, or one this process did not know of): it is adopted. In any
+// other list it belongs to someone else: reported (metric, log naming the list, dead letter)
+// and left untouched; never retried. Called with e.mu held.
+func (o *intelOutput) adoptDuplicate(ctx context.Context, ix *index, e *ruleEntry, want ruleWant, refusal uploadOutcome) error {
+	sid := strings.TrimPrefix(e.key, sigmaKeyPrefix)
+	holder, err := o.findSigmaID(ctx, sid)
+	if err != nil {
+		return err
+	}
+	switch {
+	case holder == nil:
+		return &permanentError{fmt.Errorf("HarfangLab refused Sigma rule %q (%s) but no rule with id %s is visible", want.name, refusal, sid)}
+	case holder.SourceID == ix.sigmaSource:
+		e.load(*holder)
+		ix.live.Add(1)
+		return o.updateRule(ctx, ix, e, want)
+	}
+	list := o.sourceName(ctx, pathSigmaSource, holder.SourceID)
+	o.m.conflicts.Incr(1)
+	o.log.Warnf("Sigma rule %s (%q) already exists in HarfangLab list %q as %q: HarfangLab refuses a second copy (%s); left untouched", sid, want.name, list, holder.Name, refusal)
+	return &permanentError{fmt.Errorf("Sigma rule id %s already exists in HarfangLab list %q (rule %q, not ours): %s", sid, list, holder.Name, refusal)}
+}
+
+// findSigmaID looks for the rule holding a Sigma id in every list.
+func (o *intelOutput) findSigmaID(ctx context.Context, sid string) (*ruleObject, error) {
+	var found *ruleObject
 	err := o.withSlot(ctx, func() error {
-		return o.client.List(ctx, rulePath(kind), q, func(raw json.RawMessage) error {
-			var r ruleObject
-			if err := json.Unmarshal(raw, &r); err != nil {
-				return fmt.Errorf("decoding %s rule: %w", kind, err)
-			}
-			if m := ruleOwnerRe.FindStringSubmatch(r.Name); m != nil && m[1] == owner && id == "" {
-				id = r.ID
+		return ListOf(ctx, o.client, pathSigmaRule, url.Values{"search": {sid}}, func(r ruleObject) error {
+			if found == nil && sigmaRuleID(r.Content) == sid {
+				found = &r
 			}
 			return nil
 		})
 	})
 	if err != nil {
-		return "", fmt.Errorf("looking for the %s rule of %s: %w", kind, owner, err)
+		return nil, fmt.Errorf("looking for Sigma rule id %s: %w", sid, err)
 	}
-	return id, nil
+	return found, nil
 }
 
-// removeRule deletes or disables the owner's entry of one kind.
-func (o *intelOutput) removeRule(ctx context.Context, ix *index, s *ownerState, cur *ruleEntry) error {
-	if err := o.removeDups(ctx, cur, nil); err != nil {
-		return err
-	}
-	if cur.id == "" {
-		delete(s.rules, cur.kind)
-		return nil
-	}
-	if o.removeIndicator {
-		err := o.do(ctx, "delete", cur.kind+" "+cur.name, func() error { return o.client.Delete(ctx, rulePath(cur.kind)+cur.id) })
-		if err != nil && !IsNotFound(err) {
-			return o.classify(err)
-		}
-		delete(s.rules, cur.kind)
-		ix.live.Add(-1)
-		return nil
-	}
-	if !cur.enabled {
-		return nil
-	}
-	err := o.do(ctx, "disable", cur.kind+" "+cur.name, func() error {
-		return o.client.Patch(ctx, rulePath(cur.kind)+cur.id, map[string]any{"enabled": false}, nil)
-	})
-	if IsNotFound(err) {
-		delete(s.rules, cur.kind)
-		ix.live.Add(-1)
-		return nil
-	}
-	if err != nil {
-		return o.classify(err)
-	}
-	cur.enabled = false
-	return nil
-}
-
-// removeDups deletes extra entries of an owner (found at start) and, after a re-creation, the
-// previous entry when it was a different one.
-func (o *intelOutput) removeDups(ctx context.Context, keep, prev *ruleEntry) error {
-	ids := keep.dups
-	if prev != nil {
-		ids = append(ids, prev.dups...)
-	}
-	for len(ids) > 0 {
-		id := ids[0]
-		if id != keep.id {
-			err := o.do(ctx, "delete", keep.kind+" duplicate "+id, func() error { return o.client.Delete(ctx, rulePath(keep.kind)+id) })
-			if err != nil && !IsNotFound(err) {
-				keep.dups = ids
-				return o.classify(err)
+// sourceName names a list for a log line (its id when it cannot be read).
+func (o *intelOutput) sourceName(ctx context.Context, path, id string) string {
+	name := id
+	_ = o.withSlot(ctx, func() error {
+		return ListOf(ctx, o.client, path, url.Values{"limit": {"100"}}, func(s struct{ ID, Name string }) error {
+			if s.ID == id {
+				name = s.Name
 			}
-		}
-		ids = ids[1:]
+			return nil
+		})
+	})
+	return name
+}
+
+// findRule looks for an entry in our list after a failed upload (by Sigma id or owner).
+func (o *intelOutput) findRule(ctx context.Context, ix *index, e *ruleEntry) (*ruleObject, error) {
+	term := strings.TrimPrefix(e.key, sigmaKeyPrefix)
+	if len(e.holders) > 0 && !strings.HasPrefix(e.key, sigmaKeyPrefix) {
+		term = e.holders[0].owner
 	}
-	keep.dups = nil
-	return nil
+	var found *ruleObject
+	q := url.Values{"source_id": {ix.ruleSource(e.kind)}, "search": {term}}
+	err := o.withSlot(ctx, func() error {
+		return ListOf(ctx, o.client, rulePath(e.kind), q, func(r ruleObject) error {
+			owner, _ := parseRuleName(r.Name)
+			if found == nil && ruleKey(e.kind, owner, r.Content) == e.key {
+				found = &r
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("looking for %s rule %s: %w", e.kind, term, err)
+	}
+	return found, nil
 }

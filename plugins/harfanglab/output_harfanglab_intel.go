@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Jeffail/shutdown"
@@ -39,13 +40,25 @@ request.
 Ownership is recorded in each IOC rule's `+"`comment`"+` JSON (`+"`indicator_ids`"+`, plus `+"`indicator_id`"+` and
 `+"`indicator_score`"+` as the older connectors wrote). A value owned by several indicators stays until
 its last owner goes; then it is deleted (`+"`remove_indicator: true`"+`) or disabled. Entries whose comment
-is not ours (typed by an analyst, another tool) are never modified or deleted. Sigma rules and YARA
-files are one entry per indicator, named `+"`<indicator name> [<owner>]`"+`, updated in place.
+is not ours (typed by an analyst, another tool) are never modified or deleted.
+
+Sigma rules and YARA files are named `+"`<indicator name>[ (until <valid_until>)] [<owner>]`"+`: the
+name is the field HarfangLab is known to keep (it drops `+"`description`"+`), so the owner and its expiry
+survive a restart. HarfangLab keeps one Sigma rule per Sigma `+"`id`"+` across all lists: indicators
+carrying the same rule share one entry (named after its first owner), and a rule already present in
+another list is reported (`+"`harfanglab_intel_conflicts_total`"+`, a log line naming the list, the
+dead letter) and left alone. Stored Sigma content is compared parsed (HarfangLab re-serialises
+the YAML), so a restart and full replay write nothing. Upload answers are read from their
+`+"`status`"+` list whatever its JSON types; refusals and PATCH `+"`errors`"+` carry HarfangLab's reason.
+Disabling sends `+"`global_state: disabled`"+` beside `+"`enabled: false`"+`.
 
 Writes to one value are applied in order; different values are written concurrently up to
 `+"`max_in_flight`"+`. HarfangLab 429 (honouring `+"`Retry-After`"+`), 5xx, timeouts and network errors are retried
 inside the output until they succeed, so only changes HarfangLab refuses for good (validation
-errors) fail: route them to a dead-letter output with `+"`fallback`"+`. An indicator whose `+"`valid_until`"+`
+errors, e.g. an IOC value format, with HarfangLab's reason) fail: route them to a dead-letter
+output with `+"`fallback`"+`. A refused token (401/403) is a configuration error, not a bad change: the
+output reports itself not connected (`+"`/ready`"+` false, one log line naming `+"`HARFANGLAB_TOKEN`"+`), probes
+the token with back-off and resumes with the waiting changes once HarfangLab accepts it. An indicator whose `+"`valid_until`"+`
 passes is removed with no event (checked every `+"`expiry_check_interval`"+`).`).
 		Fields(ClientFields()...).
 		Fields(
@@ -125,6 +138,9 @@ type intelOutput struct {
 	connMu sync.Mutex
 	idx    *index
 
+	authFailed   atomic.Bool  // HarfangLab refused the token: writes wait for Connect
+	authAttempts atomic.Int32 // reconnections since the last successful write (back-off)
+
 	dryIDs    sync.Mutex
 	dryNextID int
 
@@ -199,8 +215,23 @@ func (o *intelOutput) Connect(ctx context.Context) error {
 	o.connMu.Lock()
 	defer o.connMu.Unlock()
 	if o.idx != nil {
+		if o.authFailed.Load() {
+			return o.reconnectAuth(ctx)
+		}
 		return nil
 	}
+	if err := o.load(ctx); err != nil {
+		if IsAuthFailure(err) {
+			return authError(err)
+		}
+		return err
+	}
+	o.startOnce.Do(func() { go o.expiryLoop() })
+	return nil
+}
+
+// load finds or creates the three lists and fills a new index with what they hold.
+func (o *intelOutput) load(ctx context.Context) error {
 	start := o.now()
 	ix := newIndex()
 	ix.shard = o.shard
@@ -239,7 +270,6 @@ func (o *intelOutput) Connect(ctx context.Context) error {
 	o.idx = ix
 	o.m.entries.Set(ix.live.Load())
 	o.log.Infof("HarfangLab lists %q loaded: %d entries, %d owners, in %v", o.sourceListName, ix.live.Load(), len(ix.owners), o.now().Sub(start).Round(time.Millisecond))
-	o.startOnce.Do(func() { go o.expiryLoop() })
 	return nil
 }
 
@@ -292,10 +322,17 @@ func (o *intelOutput) Write(ctx context.Context, msg *service.Message) error {
 		return err
 	}
 	if err := o.apply(ctx, ix, c, false); err != nil {
+		if IsAuthFailure(err) {
+			return o.onAuthFailure(err)
+		}
 		if ctx.Err() == nil {
 			o.m.rejected.Incr(1)
 		}
 		return err
+	}
+	o.authAttempts.Store(0)
+	if o.authFailed.CompareAndSwap(true, false) { // refused by the expiry loop only, and fine now
+		o.log.Infof("HarfangLab accepts the API token again: resuming the writes")
 	}
 	return nil
 }

@@ -324,7 +324,7 @@ func TestIntelSigmaDisabledThenBackWithNewContent(t *testing.T) {
 	rules = f.sim.SigmaRules(list)
 	require.Len(t, rules, 1)
 	assert.True(t, rules[0].Enabled)
-	assert.Equal(t, "detection: b", rules[0].Content)
+	assert.YAMLEq(t, "detection: b", rules[0].Content, "HarfangLab re-serialises the YAML it stores")
 }
 
 func TestIntelExpiryWithNoEventSurvivesRestart(t *testing.T) {

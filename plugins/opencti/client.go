@@ -65,10 +65,12 @@ type Error struct {
 
 func (e *Error) Error() string {
 	switch {
-	case e.Code == "AUTH_REQUIRED" || e.Status == http.StatusUnauthorized:
+	case e.Code == codeAuthReq || e.Status == http.StatusUnauthorized:
 		return fmt.Sprintf("opencti %s: OpenCTI rejected the token (AUTH_REQUIRED): check OPENCTI_TOKEN", e.Op)
-	case e.Code == "FORBIDDEN_ACCESS" || e.Status == http.StatusForbidden:
+	case e.Code == codeForbidden || e.Status == http.StatusForbidden:
 		return fmt.Sprintf("opencti %s: the OpenCTI user of OPENCTI_TOKEN lacks the CONNECTORAPI capability (FORBIDDEN_ACCESS): give it the \"Connector\" role", e.Op)
+	case e.Code == codeFunctional && transientCode(e.Code, e.Message):
+		return fmt.Sprintf("opencti %s: OpenCTI is rate limiting this client (%s %q)", e.Op, e.Code, e.Message)
 	case e.Code != "":
 		return fmt.Sprintf("opencti %s: %s: %s", e.Op, e.Code, e.Message)
 	case e.Status != 0:
@@ -83,14 +85,32 @@ func (e *Error) Unwrap() error { return e.err }
 // IsAuth reports whether err says the token or its capabilities are wrong: retrying will not help.
 func IsAuth(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && (e.Code == "AUTH_REQUIRED" || e.Code == "FORBIDDEN_ACCESS" ||
+	return errors.As(err, &e) && (e.Code == codeAuthReq || e.Code == codeForbidden ||
 		e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden)
 }
 
-// retryableCodes are OpenCTI error codes for transient conditions (locks, database hiccups).
-var retryableCodes = map[string]bool{
-	"LOCK_ERROR": true, "DATABASE_ERROR": true, "ENGINE_ERROR": true, "TOO_MANY_REQUESTS": true,
-	"TIMEOUT_ERROR": true,
+// Transient errors OpenCTI really sends (config/errors.ts, graphql/schema.js). A lock timeout
+// under concurrent upserts of the same entities is LOCK_ERROR; an engine hiccup (unavailable
+// shards, indexing failure) is DATABASE_ERROR; the @rateLimit directive answers
+// FUNCTIONAL_ERROR "Too many requests". Every other FUNCTIONAL_ERROR is a refusal for good.
+const (
+	codeLock       = "LOCK_ERROR"
+	codeDatabase   = "DATABASE_ERROR"
+	codeFunctional = "FUNCTIONAL_ERROR"
+	msgRateLimited = "Too many requests"
+	codeAuthReq    = "AUTH_REQUIRED"
+	codeForbidden  = "FORBIDDEN_ACCESS"
+)
+
+// transientCode reports whether a GraphQL error of this code and message is worth retrying.
+func transientCode(code, message string) bool {
+	switch code {
+	case codeLock, codeDatabase:
+		return true
+	case codeFunctional:
+		return strings.EqualFold(strings.TrimSpace(message), msgRateLimited)
+	}
+	return false
 }
 
 // NewClient validates c and builds a Client.
@@ -194,7 +214,7 @@ func (c *Client) once(ctx context.Context, op, query string, vars map[string]any
 			code = e.Name
 		}
 		return &Error{Op: op, Status: status, Code: code, Message: e.Message,
-			Retryable: retryableCodes[code] || status >= 500 || status == http.StatusTooManyRequests,
+			Retryable: transientCode(code, e.Message) || status >= 500 || status == http.StatusTooManyRequests,
 			err:       retryAfterError(resp)}
 	}
 	if status != http.StatusOK {

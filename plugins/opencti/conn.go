@@ -122,12 +122,15 @@ func (r *streamReader) open(ctx context.Context) (*http.Response, error) {
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		resp.Body.Close()
-		return nil, &errFatal{fmt.Errorf("opencti_stream: %s answered %q: the token was rejected or may not read stream %q (check the %s field)",
-			c.baseURL, resp.Status, c.streamID, fieldToken)}
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		return nil, &errFatal{unauthorizedError(c, resp.Status)}
+	case resp.StatusCode == http.StatusGone:
 		resp.Body.Close()
-		return nil, &errFatal{fmt.Errorf("opencti_stream: %s answered %q: stream %q does not exist or is stopped (check the %s field)",
-			c.baseURL, resp.Status, c.streamID, osFieldStreamID)}
+		return nil, &errFatal{fmt.Errorf("opencti_stream: %s answered %q: live stream %q is stopped; start it in OpenCTI (Data > Data sharing > Live streams)",
+			c.baseURL, resp.Status, c.streamID)}
+	case resp.StatusCode == http.StatusNotFound:
+		resp.Body.Close()
+		return nil, &errFatal{fmt.Errorf("opencti_stream: %s answered %q: nothing serves /stream there (OpenCTI itself answers 401, never 404, for an unknown stream); check the %s field (OPENCTI_URL)",
+			c.baseURL, resp.Status, fieldURL)}
 	case resp.StatusCode != http.StatusOK:
 		resp.Body.Close()
 		return nil, fmt.Errorf("opencti_stream: %s answered %q", c.streamURL, resp.Status)
@@ -136,6 +139,23 @@ func (r *streamReader) open(ctx context.Context) (*http.Response, error) {
 		return nil, fmt.Errorf("opencti_stream: %s answered with content type %q, not an event stream", c.streamURL, resp.Header.Get("Content-Type"))
 	}
 	return resp, nil
+}
+
+// unauthorizedError explains a 401 from the stream endpoint. OpenCTI gives the same answer for
+// three causes (sseMiddleware.js): a token it does not know, a user without the capability (the
+// `live` stream needs BYPASS; a stream collection needs TAXIIAPI, and membership when it is
+// restricted), and a stream id that names no live stream. Only the administrator can tell them
+// apart, so the message names all three and the setting of each.
+func unauthorizedError(c *streamConfig, status string) error {
+	capability := `the "Access data sharing" capability (TAXIIAPI), and membership if the stream is restricted`
+	if c.streamID == "live" {
+		capability = `the "Bypass all capabilities" capability (BYPASS), which the unfiltered "live" stream requires`
+	}
+	return fmt.Errorf("opencti_stream: %s answered %q for stream %q; OpenCTI answers 401 for three causes: "+
+		"(1) the token is wrong or expired: check the %s field (OPENCTI_TOKEN); "+
+		"(2) the token's user lacks %s: check its roles in OpenCTI; "+
+		"(3) no live stream has id %q: check the %s field (CONNECTOR_LIVE_STREAM_ID) against Data > Data sharing > Live streams",
+		c.baseURL, status, c.streamID, fieldToken, capability, c.streamID, osFieldStreamID)
 }
 
 // beforeDate reports whether position lies before an RFC 3339 date.

@@ -109,6 +109,7 @@ as configuration errors.
 				Description("Largest event accepted, in bytes (OpenCTI events are single lines of up to several MB).").
 				Default(defaultMaxEventSize).Advanced(),
 			service.NewAutoRetryNacksToggleField(),
+			connectorRegistrationField(),
 		).
 		Example("Tail the live stream", "Resumes from a cursor kept under ./state.", `
 input:
@@ -244,7 +245,8 @@ type streamInput struct {
 	position string // start position for the next (re)connect
 	recover  string // RecoverUntil of the cursor; set once by loadCursor, before any goroutine reads it
 	reader   *streamReader
-	held     *frame // see Read; only touched by Read
+	held     *frame         // see Read; only touched by Read
+	link     *connectorLink // OpenCTI connector registration (input_registration.go); nil: none
 
 	commitMu  sync.Mutex
 	committed string // highest safe position reached (never moves backwards)
@@ -275,7 +277,7 @@ func newStreamInput(conf *service.ParsedConfig, mgr *service.Resources) (*stream
 	transport.TLSHandshakeTimeout = timeout
 	transport.TLSClientConfig = tlsConf
 	m := mgr.Metrics()
-	return &streamInput{
+	s := &streamInput{
 		conf: c,
 		mgr:  mgr,
 		log:  mgr.Logger(),
@@ -290,7 +292,11 @@ func newStreamInput(conf *service.ParsedConfig, mgr *service.Resources) (*stream
 		},
 		cp:      checkpoint.NewCapped[string](int64(c.checkpointLimit)),
 		shutSig: shutdown.NewSignaller(),
-	}, nil
+	}
+	if err := s.attachConnectorLink(conf); err != nil {
+		return nil, fmt.Errorf("opencti_stream: %w", err)
+	}
+	return s, nil
 }
 
 // Connect loads the cursor on first use and opens the stream. Once open, the reader goroutine
@@ -310,6 +316,7 @@ func (s *streamInput) Connect(ctx context.Context) error {
 			return err
 		}
 		s.loaded = true
+		s.link.start() // after the cursor: the first ping carries the position
 		if s.conf.flushInterval > 0 {
 			s.wg.Add(1)
 			go func() {
@@ -575,6 +582,7 @@ func (s *streamInput) flushLoop() {
 func (s *streamInput) Close(ctx context.Context) error {
 	var err error
 	s.closeOnce.Do(func() {
+		s.link.stop()
 		s.shutSig.TriggerSoftStop()
 		done := make(chan struct{})
 		go func() { s.wg.Wait(); close(done) }()

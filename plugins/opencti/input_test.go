@@ -67,7 +67,7 @@ func TestConnectUnknownStreamNamesTheStream(t *testing.T) {
 	err = in.Connect(context.Background())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `"no-such-stream"`)
-	assert.Contains(t, err.Error(), "404")
+	assert.Contains(t, err.Error(), "401", "OpenCTI answers 401, never 404, for an unknown stream")
 }
 
 func TestReadSendsHeadersAndTracksCursor(t *testing.T) {

@@ -43,8 +43,9 @@ OpenCTI work; each message (a STIX bundle) is pushed with `+"`stixBundlePush`"+`
 which is closed with `+"`toProcessed`"+` (in error when a message failed). Bundles are queued by
 OpenCTI and ingested by its workers; deterministic STIX ids make a re-push an update.
 
-Network errors, HTTP 429/5xx and transient GraphQL errors (LOCK_ERROR, DATABASE_ERROR, ...) are
-retried with jittered back-off; a message that still fails is nacked (and retried by the
+Network errors, HTTP 429/5xx and the transient GraphQL errors OpenCTI sends (LOCK_ERROR under
+concurrent upserts, DATABASE_ERROR, FUNCTIONAL_ERROR "Too many requests") are retried with
+jittered back-off; a message that still fails is nacked (and retried by the
 pipeline). A rejected token (AUTH_REQUIRED) or a user without the CONNECTORAPI capability
 (FORBIDDEN_ACCESS) fails the connection with a message naming OPENCTI_TOKEN or the capability.
 
@@ -208,7 +209,7 @@ func (o *openCTIOutput) startPinger() {
 			case <-t.C:
 			}
 			pctx, pcancel := context.WithTimeout(ctx, o.pingInterval)
-			err := o.client.PingConnector(pctx, o.reg.ID)
+			_, err := o.client.PingConnector(pctx, o.reg.ID, nil)
 			pcancel()
 			switch {
 			case err == nil:

@@ -52,12 +52,14 @@ func del(path string) alertMutation {
 }
 
 // alertCorpus damages every field the conversion reads: wrong JSON types, missing fields,
-// hostile strings. Fields HarfangLab filters on server side (id, status, alert_type,
-// last_update) are left intact: a damaged one would only make the simulator hide the alert.
+// hostile strings. Fields HarfangLab filters on server side (id, status, alert_type, maturity,
+// alert_time) are left intact: a damaged one would only make the simulator hide the alert (a
+// real console cannot even store an alert whose alert_time is not a date). last_update, which
+// new alerts do not carry, is damaged instead.
 func alertCorpus() []alertMutation {
 	var c []alertMutation
-	for _, f := range []string{"rule_name", "rule_id", "msg", "level", "maturity", "alert_subtype", "log_type",
-		"alert_time", "@event_create_date", "alert_unique_id", "tags", "agent", "process",
+	for _, f := range []string{"rule_name", "rule_id", "msg", "level", "alert_subtype", "log_type",
+		"last_update", "@event_create_date", "alert_unique_id", "tags", "agent", "process",
 		"agent.hostname", "agent.agentid", "agent.ostype", "agent.domainname",
 		"process.hashes", "process.hashes.sha256", "process.hashes.md5", "process.image_name", "process.username",
 		"process.process_name", "process.matched_rules"} {
@@ -71,8 +73,8 @@ func alertCorpus() []alertMutation {
 		set("rule_name", "name with \x00 NUL, \x1b[31mANSI\x1b[0m and \u202e bidi"),
 		set("agent.hostname", strings.Repeat("h", 1<<20)),
 		set("msg", "ioc=no-type-separator"),
-		set("alert_time", "not a date"),
-		set("alert_time", "2026-13-45T99:99:99Z"),
+		set("last_update", "not a date"),
+		set("last_update", "2026-13-45T99:99:99Z"),
 	)
 	return c
 }

@@ -36,7 +36,8 @@ func TestPipelinesVerifyHarfangLabCertificate(t *testing.T) {
 				"OPENCTI_URL": octiURL, "OPENCTI_TOKEN": leakOCTIToken,
 				"HARFANGLAB_URL": srv.URL, "HARFANGLAB_TOKEN": leakHLToken,
 				"CONNECTOR_ID": uuid.NewString(), "HARFANGLAB_POLL_INTERVAL": "300ms",
-				"STATE_DIR": t.TempDir(), "HTTP_ADDRESS": addr,
+				"HARFANGLAB_SETTLE_DELAY": "0s", // the alert was just added
+				"STATE_DIR":               t.TempDir(), "HTTP_ADDRESS": addr,
 			}
 			if verify != "" {
 				vars["HARFANGLAB_SSL_VERIFY"] = verify

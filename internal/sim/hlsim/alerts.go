@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,7 +23,50 @@ const (
 	// alertDefaultPageSize is what a list answers without `limit` (DRF PAGE_SIZE).
 	alertDefaultPageSize = 10
 	alertMaxPageSize     = 10000
+	// resultWindow is Elasticsearch's index.max_result_window: strict lists refuse
+	// offset + limit beyond it.
+	resultWindow = 10000
 )
+
+// Time fields the lists filter on (field__gte, __gt, __lte, __lt).
+var (
+	alertTimeFields  = []string{"last_update", "alert_time", "@event_create_date"}
+	threatTimeFields = []string{"last_update", "creation_date", "first_seen", "last_seen"}
+)
+
+// Orderings a strict list accepts: one field, ascending or descending — the orderings
+// HarfangLab's own clients and the OpenCTI connectors send (no `id` tie-break is evidenced).
+var (
+	alertOrderings  = []string{"alert_time", "last_update"}    // X, H, N
+	threatOrderings = []string{"last_update", "creation_date"} // X, N
+)
+
+// evidencedTimeFormat is the only time form evidenced in filters (`%Y-%m-%dT%H:%M:%SZ`, used by
+// the XSOAR integration and the SDK).
+var evidencedTimeFormat = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$`)
+
+// strictQueryErrors answers, as DRF/django-filter would, the ordering or time-filter values
+// that are not evidenced as accepted by a real console (nil when the query is fine).
+func strictQueryErrors(q url.Values, orderings, timeFields []string) map[string][]string {
+	bad := map[string][]string{}
+	if ord := q.Get("ordering"); ord != "" {
+		f := strings.TrimPrefix(strings.TrimPrefix(ord, "-"), "+")
+		if !slices.Contains(orderings, f) {
+			bad["ordering"] = []string{fmt.Sprintf("Invalid ordering %q: use one of %s, optionally prefixed by '-'.", ord, strings.Join(orderings, ", "))}
+		}
+	}
+	for _, f := range timeFields {
+		for _, op := range []string{"gte", "gt", "lte", "lt"} {
+			if v := q.Get(f + "__" + op); v != "" && !evidencedTimeFormat.MatchString(v) {
+				bad[f+"__"+op] = []string{"Enter a valid date/time."}
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return bad
+}
 
 // alertTimeLayout is how the simulator writes timestamps: UTC, microseconds, like HarfangLab's
 // `last_update` / threat `creation_date`.
@@ -38,13 +83,22 @@ type alertStore struct {
 	lastStamp   time.Time
 	queries     []string // path?query of every list request, for tests asserting filters
 
-	// lus[i] is alerts[i]'s parsed last_update; byUpdate lists alert positions ordered by
-	// (last_update, id), rebuilt after changes. They make the input's listing cheap at 20 000
-	// alerts.
-	lus      []time.Time
-	byUpdate []int
-	dirty    bool
+	// index[f] lists the positions of the alerts having time field f (alert_time,
+	// last_update), ordered by (f, id), with their parsed times; rebuilt after changes. It makes
+	// the input's listings cheap at 40 000 alerts.
+	index map[string]*timeIndex
+	dirty bool
 }
+
+// timeIndex orders alerts on one time field.
+type timeIndex struct {
+	pos   []int       // alert positions, ordered by (time, id)
+	times []time.Time // times[k] is the time of alerts[pos[k]]
+	nulls []int       // alerts without the field (listed last, as Elasticsearch does)
+}
+
+// indexedFields are the time fields the simulator keeps an ordered index for.
+var indexedFields = []string{"alert_time", "last_update"}
 
 func newAlertStore() *alertStore {
 	return &alertStore{
@@ -97,18 +151,18 @@ func (s *Server) AddAlert(a map[string]any) string {
 	if _, ok := a["@event_create_date"]; !ok {
 		a["@event_create_date"] = now.Format("2006-01-02T15:04:05.000Z")
 	}
-	if _, ok := a["last_update"]; !ok {
+	// Strict: a new alert has no last_update until someone touches it (the OpenCTI connectors
+	// treat it as optional, SEKOIA's real exports have none). Lenient: set at creation.
+	if _, ok := a["last_update"]; !ok && s.lenient {
 		a["last_update"] = now.Format(alertTimeLayout)
 	}
-	lu, _ := parseAnyTime(fmt.Sprint(a["last_update"]))
 	st.dirty = true
 	if i, ok := st.alertIndex[id]; ok {
-		st.alerts[i], st.lus[i] = a, lu
+		st.alerts[i] = a
 		return id
 	}
 	st.alertIndex[id] = len(st.alerts)
 	st.alerts = append(st.alerts, a)
-	st.lus = append(st.lus, lu)
 	return id
 }
 
@@ -140,9 +194,24 @@ func (s *Server) SetAlertStatus(id, status string) {
 	}
 	a := s.alerts.alerts[i]
 	a["status"] = status
-	now := s.alerts.stamp()
-	a["last_update"] = now.Format(alertTimeLayout)
-	s.alerts.lus[i] = now
+	a["last_update"] = s.alerts.stamp().Format(alertTimeLayout)
+	s.alerts.dirty = true
+}
+
+// SetAlertsStatus changes the status of many alerts at once, as HarfangLab's bulk status
+// change does (one update_by_query): they all get the same `last_update`.
+func (s *Server) SetAlertsStatus(ids []string, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.alerts.stamp().Format(alertTimeLayout)
+	for _, id := range ids {
+		i, ok := s.alerts.alertIndex[id]
+		if !ok {
+			panic(fmt.Sprintf("hlsim: SetAlertsStatus: unknown alert %q", id))
+		}
+		s.alerts.alerts[i]["status"] = status
+		s.alerts.alerts[i]["last_update"] = now
+	}
 	s.alerts.dirty = true
 }
 
@@ -237,64 +306,96 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	st := s.alerts
 	st.queries = append(st.queries, "Alert/?"+r.URL.RawQuery)
-	var matched []map[string]any
-	var page []byte
-	var err error
-	if strings.ReplaceAll(q.Get("ordering"), " ", "") == "last_update,id" {
-		// Fast path for the input's query: walk the (last_update, id) index from the cursor.
-		st.reindex()
-		start := 0
-		fq := cloneQuery(q) // minus the bounds the index answers
-		if v := q.Get("last_update__gte"); v != "" {
-			if since, perr := parseAnyTime(v); perr == nil {
-				start = sort.Search(len(st.byUpdate), func(k int) bool { return !st.lus[st.byUpdate[k]].Before(since) })
-				fq.Del("last_update__gte")
-			}
+	if !s.lenient {
+		if bad := strictQueryErrors(q, alertOrderings, alertTimeFields); bad != nil {
+			s.mu.Unlock()
+			writeJSON(w, http.StatusBadRequest, bad)
+			return
 		}
-		var until time.Time
-		if v := q.Get("last_update__lte"); v != "" {
-			if t, perr := parseAnyTime(v); perr == nil {
-				until = t
-				fq.Del("last_update__lte")
-			}
-		}
-		for _, i := range st.byUpdate[start:] {
-			if !until.IsZero() && st.lus[i].After(until) {
-				break // the index is in last_update order: nothing further qualifies
-			}
-			if alertMatches(st.alerts[i], fq) {
-				matched = append(matched, st.alerts[i])
-			}
-		}
-		page, err = paginate(r, matched, q, true)
-	} else {
+	}
+	matched, inOrder := st.matchAlerts(q)
+	page, err := paginate(r, matched, q, inOrder, !s.lenient)
+	s.mu.Unlock()
+	writePage(w, page, err)
+}
+
+// matchAlerts returns the alerts matching q, already in order when the ordering is one the
+// index serves (ascending alert_time or last_update, or the lenient `last_update,id`).
+func (st *alertStore) matchAlerts(q url.Values) ([]map[string]any, bool) {
+	ord := strings.ReplaceAll(q.Get("ordering"), " ", "")
+	field := strings.TrimSuffix(strings.TrimPrefix(ord, "+"), ",id")
+	if !slices.Contains(indexedFields, field) {
+		var matched []map[string]any
 		for _, a := range st.alerts {
 			if alertMatches(a, q) {
 				matched = append(matched, a)
 			}
 		}
-		page, err = paginate(r, matched, q, false)
+		return matched, false
 	}
-	s.mu.Unlock()
-	writePage(w, page, err)
+	st.reindex()
+	ix := st.index[field]
+	fq := cloneQuery(q) // minus the bounds the index answers
+	start, end := 0, len(ix.pos)
+	if v := q.Get(field + "__gte"); v != "" {
+		if since, err := parseAnyTime(v); err == nil {
+			start = sort.Search(len(ix.pos), func(k int) bool { return !ix.times[k].Before(since) })
+			fq.Del(field + "__gte")
+		}
+	}
+	if v := q.Get(field + "__lte"); v != "" {
+		if until, err := parseAnyTime(v); err == nil {
+			end = sort.Search(len(ix.pos), func(k int) bool { return ix.times[k].After(until) })
+			fq.Del(field + "__lte")
+		}
+	}
+	var matched []map[string]any
+	for k := start; k < max(start, end); k++ {
+		if a := st.alerts[ix.pos[k]]; alertMatches(a, fq) {
+			matched = append(matched, a)
+		}
+	}
+	if len(fq) == len(q) { // no bound on the field: alerts without it come last
+		for _, i := range ix.nulls {
+			if alertMatches(st.alerts[i], fq) {
+				matched = append(matched, st.alerts[i])
+			}
+		}
+	}
+	return matched, true
 }
 
-// reindex rebuilds byUpdate after changes. Callers hold s.mu.
+// reindex rebuilds the time indexes after changes. Callers hold s.mu.
 func (st *alertStore) reindex() {
-	if !st.dirty && len(st.byUpdate) == len(st.alerts) {
+	if !st.dirty && st.index != nil {
 		return
 	}
-	st.byUpdate = st.byUpdate[:0]
-	for i := range st.alerts {
-		st.byUpdate = append(st.byUpdate, i)
-	}
-	sort.SliceStable(st.byUpdate, func(x, y int) bool {
-		i, j := st.byUpdate[x], st.byUpdate[y]
-		if c := st.lus[i].Compare(st.lus[j]); c != 0 {
-			return c < 0
+	st.index = map[string]*timeIndex{}
+	for _, f := range indexedFields {
+		ix := &timeIndex{}
+		times := make([]time.Time, len(st.alerts))
+		for i, a := range st.alerts {
+			v, _ := a[f].(string)
+			t, err := parseAnyTime(v)
+			if err != nil {
+				ix.nulls = append(ix.nulls, i)
+				continue
+			}
+			times[i] = t
+			ix.pos = append(ix.pos, i)
 		}
-		return fmt.Sprint(st.alerts[i]["id"]) < fmt.Sprint(st.alerts[j]["id"])
-	})
+		sort.SliceStable(ix.pos, func(x, y int) bool {
+			i, j := ix.pos[x], ix.pos[y]
+			if c := times[i].Compare(times[j]); c != 0 {
+				return c < 0
+			}
+			return fmt.Sprint(st.alerts[i]["id"]) < fmt.Sprint(st.alerts[j]["id"])
+		})
+		for _, i := range ix.pos {
+			ix.times = append(ix.times, times[i])
+		}
+		st.index[f] = ix
+	}
 	st.dirty = false
 }
 
@@ -302,13 +403,20 @@ func (s *Server) listThreats(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.mu.Lock()
 	s.alerts.queries = append(s.alerts.queries, "Threat/?"+r.URL.RawQuery)
+	if !s.lenient {
+		if bad := strictQueryErrors(q, threatOrderings, threatTimeFields); bad != nil {
+			s.mu.Unlock()
+			writeJSON(w, http.StatusBadRequest, bad)
+			return
+		}
+	}
 	var matched []map[string]any
 	for _, t := range s.alerts.threats {
 		if threatMatches(t, q) {
 			matched = append(matched, t)
 		}
 	}
-	page, err := paginate(r, matched, q, false)
+	page, err := paginate(r, matched, q, false, !s.lenient)
 	s.mu.Unlock()
 	writePage(w, page, err)
 }
@@ -379,7 +487,7 @@ func alertMatches(a map[string]any, q url.Values) bool {
 	if v := q.Get("id"); v != "" && a["id"] != v {
 		return false
 	}
-	return timeFiltersMatch(a, q, "last_update", "alert_time", "@event_create_date")
+	return timeFiltersMatch(a, q, alertTimeFields...)
 }
 
 func threatMatches(t map[string]any, q url.Values) bool {
@@ -392,7 +500,7 @@ func threatMatches(t map[string]any, q url.Values) bool {
 			return false
 		}
 	}
-	return timeFiltersMatch(t, q, "last_update", "creation_date", "first_seen", "last_seen")
+	return timeFiltersMatch(t, q, threatTimeFields...)
 }
 
 // timeFiltersMatch applies field__gte / __gt / __lte / __lt on time fields, comparing instants
@@ -448,7 +556,7 @@ type listPage struct {
 
 // paginate orders objects per `ordering` (unless they already are: inOrder) and cuts the limit/offset page, with relative `next`
 // and `previous` links as HarfangLab returns them.
-func paginate(r *http.Request, objs []map[string]any, q url.Values, inOrder bool) ([]byte, error) {
+func paginate(r *http.Request, objs []map[string]any, q url.Values, inOrder, window bool) ([]byte, error) {
 	sorted := append([]map[string]any(nil), objs...)
 	if ord := q.Get("ordering"); ord != "" && !inOrder {
 		sortBy(sorted, strings.Split(ord, ","))
@@ -468,6 +576,10 @@ func paginate(r *http.Request, objs []map[string]any, q url.Values, inOrder bool
 			return nil, fmt.Errorf("invalid offset %q", v)
 		}
 		offset = n
+	}
+	if window && offset+limit > resultWindow {
+		// Strict: Elasticsearch refuses to page deeper than its result window.
+		return nil, fmt.Errorf("Result window is too large, from + size must be less than or equal to: [%d] but was [%d]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.", resultWindow, offset+limit)
 	}
 	p := listPage{Count: len(sorted), Results: []map[string]any{}}
 	if offset < len(sorted) {

@@ -2,6 +2,7 @@ package hlsim
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -39,6 +40,7 @@ func getJSON(t *testing.T, base, path string, out any) int {
 
 func TestAlertListFiltersOrderingAndPagination(t *testing.T) {
 	s := New("tok")
+	s.SetLenient(true) // `last_update,id` and microseconds: the unconfirmed variants
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 
@@ -97,7 +99,8 @@ func TestAlertListFiltersOrderingAndPagination(t *testing.T) {
 func TestSetAlertStatusMovesLastUpdate(t *testing.T) {
 	s := New("tok")
 	id := s.AddAlert(s.SampleAlert(SampleIOCHash, 1))
-	before := s.Alert(id)["last_update"].(string)
+	assert.NotContains(t, s.Alert(id), "last_update", "strict: a new alert has no last_update")
+	before := s.Alert(id)["alert_time"].(string)
 	time.Sleep(time.Millisecond)
 	s.SetAlertStatus(id, "investigating")
 	after := s.Alert(id)
@@ -121,7 +124,7 @@ func TestThreatsAlertsAndNotes(t *testing.T) {
 	bare := s.AddThreat(nil, nil, nil)
 
 	var threats testPage
-	require.Equal(t, http.StatusOK, getJSON(t, srv.URL, "/api/data/alert/alert/Threat/?ordering=last_update,id&limit=10", &threats))
+	require.Equal(t, http.StatusOK, getJSON(t, srv.URL, "/api/data/alert/alert/Threat/?ordering=last_update&limit=10", &threats))
 	require.Len(t, threats.Results, 2)
 	assert.Equal(t, "critical", threats.Results[0]["level"])
 	assert.NotEmpty(t, threats.Results[0]["slug"])
@@ -204,4 +207,67 @@ func TestAddRuleIsServedByTheIntelEndpoints(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{DefaultSourceName}, s.Sources("IOCSource"))
+}
+
+func TestStrictListsRefuseUnconfirmedVariantsAndDeepPages(t *testing.T) {
+	s := New("tok")
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	base := "/api/data/alert/alert/Alert/?"
+	for _, q := range []string{
+		"ordering=last_update,id",
+		"ordering=alert_time,id",
+		"alert_time__gte=2026-01-02T03:04:05.000000Z",
+		"last_update__gte=2026-01-02T03:04:05%2B00:00",
+		"limit=100&offset=9901",
+	} {
+		assert.Equal(t, http.StatusBadRequest, getJSON(t, srv.URL, base+q, nil), "strict refuses %s", q)
+	}
+	for _, q := range []string{
+		"ordering=alert_time&alert_time__gte=2026-01-02T03:04:05Z&alert_time__lte=2026-01-02T03:04:06Z",
+		"ordering=-alert_time", "ordering=last_update&last_update__gte=2026-01-02T03:04:05Z",
+		"limit=100&offset=9900",
+	} {
+		assert.Equal(t, http.StatusOK, getJSON(t, srv.URL, base+q, nil), "strict accepts %s", q)
+	}
+	assert.Equal(t, http.StatusBadRequest, getJSON(t, srv.URL, "/api/data/alert/alert/Threat/?ordering=last_update,id", nil))
+
+	// The window message is Elasticsearch's.
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+base+"limit=100&offset=9950", nil)
+	req.Header.Set("Authorization", "Token tok")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body map[string]string
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	assert.Contains(t, body["detail"], "Result window is too large")
+
+	s.SetLenient(true)
+	for _, q := range []string{"ordering=last_update,id", "alert_time__gte=2026-01-02T03:04:05.000000Z", "limit=100&offset=20000"} {
+		assert.Equal(t, http.StatusOK, getJSON(t, srv.URL, base+q, nil), "lenient accepts %s", q)
+	}
+	id := s.AddAlert(s.SampleAlert(SampleSigma, 1))
+	assert.Contains(t, s.Alert(id), "last_update", "lenient: last_update set at creation")
+}
+
+func TestAlertTimeOrderingAndWholeSecondFilters(t *testing.T) {
+	s := New("tok")
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	var ids []string
+	for i := range 6 {
+		a := s.SampleAlert(SampleSigma, i)
+		a["alert_time"] = fmt.Sprintf("2026-01-02T03:04:0%d.500000+00:00", 5-i) // reverse order
+		ids = append(ids, s.AddAlert(a))
+	}
+	s.SetAlertsStatus(ids[:3], "investigating")
+	var p testPage
+	require.Equal(t, http.StatusOK, getJSON(t, srv.URL, "/api/data/alert/alert/Alert/?ordering=alert_time&alert_time__gte=2026-01-02T03:04:02Z&alert_time__lte=2026-01-02T03:04:04Z&limit=10", &p))
+	require.Len(t, p.Results, 2, "03:04:02.5 and 03:04:03.5 (04.5 is after the whole-second bound)")
+	assert.Equal(t, ids[3], p.Results[0]["id"])
+	assert.Equal(t, ids[2], p.Results[1]["id"])
+	p = testPage{}
+	require.Equal(t, http.StatusOK, getJSON(t, srv.URL, "/api/data/alert/alert/Alert/?ordering=last_update&last_update__gte=2020-01-01T00:00:00Z&limit=10", &p))
+	require.Len(t, p.Results, 3, "only the touched alerts have a last_update")
+	assert.Equal(t, p.Results[0]["last_update"], p.Results[2]["last_update"], "a bulk change gives one last_update")
 }

@@ -49,6 +49,7 @@ type IOCRule struct {
 	HLLocalTestingStatus *string `json:"hl_local_testing_status"`
 	Enabled              bool    `json:"enabled"`
 	BlockOnAgent         bool    `json:"block_on_agent"`
+	GlobalState          string  `json:"global_state,omitempty"` // newer consoles (K, W, D)
 	CreationDate         string  `json:"creation_date"`
 	LastUpdate           string  `json:"last_update"`
 
@@ -67,10 +68,12 @@ type Rule struct {
 	HLStatus             string   `json:"hl_status"`
 	HLLocalTestingStatus *string  `json:"hl_local_testing_status"`
 	Enabled              bool     `json:"enabled"`
+	GlobalState          string   `json:"global_state,omitempty"` // newer consoles (K, W, D)
 	CreationDate         string   `json:"creation_date"`
 	LastUpdate           string   `json:"last_update"`
 
 	seq int64
+	sid string // Sigma `id:` of Content (kept by deriveRuleNames)
 }
 
 // intelStore holds the threat-intelligence part (sources, IOC rules, Sigma rules, YARA files).
@@ -225,6 +228,7 @@ func deriveRuleNames(r *Rule, kind string) {
 		if m := sigmaTitle.FindStringSubmatch(r.Content); m != nil {
 			r.RuleName = m[1]
 		}
+		r.sid = sigmaID(r.Content)
 		return
 	}
 	r.RuleNames = nil

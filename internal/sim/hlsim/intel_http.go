@@ -275,6 +275,7 @@ func applyIOCFields(ioc *IOCRule, body map[string]json.RawMessage, errs map[stri
 	field(body, "hl_status", &ioc.HLStatus, errs)
 	field(body, "enabled", &ioc.Enabled, errs)
 	field(body, "block_on_agent", &ioc.BlockOnAgent, errs)
+	field(body, "global_state", &ioc.GlobalState, errs)
 	if raw, ok := body["hl_local_testing_status"]; ok {
 		var v *string
 		_ = json.Unmarshal(raw, &v)
@@ -312,6 +313,9 @@ func (s *Server) createIOC(w http.ResponseWriter, r *http.Request) {
 	applyIOCFields(ioc, body, errs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.lenient {
+		strictIOCValue(ioc.Type, ioc.Value, errs)
+	}
 	s.intel.checkSource(kindIOCSource, ioc.SourceID, errs)
 	if len(errs) > 0 {
 		badRequest(w, errs)
@@ -348,6 +352,9 @@ func (s *Server) updateIOC(full bool) http.HandlerFunc {
 		upd := *cur
 		field(body, "source_id", &upd.SourceID, errs)
 		applyIOCFields(&upd, body, errs)
+		if !s.lenient {
+			strictIOCValue(upd.Type, upd.Value, errs)
+		}
 		s.intel.checkSource(kindIOCSource, upd.SourceID, errs)
 		if len(errs) > 0 {
 			badRequest(w, errs)
@@ -424,6 +431,7 @@ func applyRuleFields(rule *Rule, body map[string]json.RawMessage, errs map[strin
 	field(body, "description", &rule.Description, errs)
 	field(body, "hl_status", &rule.HLStatus, errs)
 	field(body, "enabled", &rule.Enabled, errs)
+	field(body, "global_state", &rule.GlobalState, errs)
 	if raw, ok := body["hl_local_testing_status"]; ok {
 		var v *string
 		_ = json.Unmarshal(raw, &v)
@@ -457,20 +465,25 @@ func (s *Server) createRule(kind string) http.HandlerFunc {
 			badRequest(w, errs)
 			return
 		}
-		// Bulk-upload style answer: 200 with one status entry per uploaded file.
+		if !s.lenient {
+			strictRuleFields(kind, rule)
+		}
+		// Bulk-upload style answer: one status entry per uploaded file.
 		if reason, ok := plausibleRule(kind, rule.Content); !ok {
-			writeJSON(w, http.StatusOK, map[string]any{"status": []map[string]any{{
-				"status": false, "code": 400, "content": reason, "id": nil, "filename": rule.Name,
-			}}})
+			s.ruleAnswer(w, false, codeInvalidRule, reason, nil, rule.Name)
 			return
+		}
+		if kind == kindSigmaSource && !s.lenient {
+			if holder := s.intel.sigmaIDTaken(sigmaID(rule.Content), ""); holder != nil {
+				s.ruleAnswer(w, false, codeDuplicateRule, "Sigma rule with this id already exists.", nil, rule.Name)
+				return
+			}
 		}
 		rule.ID, rule.seq = uuid.NewString(), s.intel.next()
 		rule.CreationDate, rule.LastUpdate = now(), now()
 		deriveRuleNames(rule, kind)
 		s.intel.rules(kind)[rule.ID] = rule
-		writeJSON(w, http.StatusOK, map[string]any{"status": []map[string]any{{
-			"status": true, "code": 201, "content": rule.Content, "id": rule.ID, "filename": rule.Name,
-		}}})
+		s.ruleAnswer(w, true, codeCreated, rule.Content, &rule.ID, rule.Name)
 	}
 }
 
@@ -492,18 +505,51 @@ func (s *Server) updateRule(kind string) http.HandlerFunc {
 		field(body, "source_id", &upd.SourceID, errs)
 		applyRuleFields(&upd, body, errs)
 		s.intel.checkSource(kind, upd.SourceID, errs)
-		if reason, ok := plausibleRule(kind, upd.Content); !ok && errs["content"] == nil {
-			errs["content"] = []string{reason}
-		}
 		if len(errs) > 0 {
 			badRequest(w, errs)
 			return
 		}
-		deriveRuleNames(&upd, kind)
-		upd.LastUpdate = now()
-		*cur = upd
-		writeJSON(w, http.StatusOK, cur)
+		if s.lenient {
+			if reason, ok := plausibleRule(kind, upd.Content); !ok {
+				badRequest(w, map[string][]string{"content": {reason}})
+				return
+			}
+			s.storeRule(kind, cur, upd)
+			writeJSON(w, http.StatusOK, cur)
+			return
+		}
+		s.strictUpdateRule(w, kind, cur, upd)
 	}
+}
+
+// strictUpdateRule answers a PATCH/PUT as D describes: 200 with the object plus `errors` and
+// `warnings` lists; a content the engine refuses (or a changed Sigma id, W) is an error and
+// nothing is stored. Callers hold s.mu.
+func (s *Server) strictUpdateRule(w http.ResponseWriter, kind string, cur *Rule, upd Rule) {
+	strictRuleFields(kind, &upd)
+	upd.Description = cur.Description
+	var errs []string
+	if reason, ok := plausibleRule(kind, upd.Content); !ok {
+		errs = append(errs, reason)
+	} else if kind == kindSigmaSource {
+		if old, next := sigmaID(cur.Content), sigmaID(upd.Content); old != "" && next != old {
+			errs = append(errs, "The ID of a Sigma rule has to be unique and cannot be modified once the rule has been created.")
+		}
+	}
+	if len(errs) == 0 {
+		s.storeRule(kind, cur, upd)
+	}
+	ans := map[string]any{}
+	b, _ := json.Marshal(cur)
+	_ = json.Unmarshal(b, &ans)
+	ans["errors"], ans["warnings"] = append([]string{}, errs...), []string{}
+	writeJSON(w, http.StatusOK, ans)
+}
+
+func (s *Server) storeRule(kind string, cur *Rule, upd Rule) {
+	deriveRuleNames(&upd, kind)
+	upd.LastUpdate = now()
+	*cur = upd
 }
 
 func (s *Server) deleteRule(kind string) http.HandlerFunc {

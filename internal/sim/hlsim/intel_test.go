@@ -175,7 +175,7 @@ func TestIOCRulePaginationWithRelativeNext(t *testing.T) {
 type statusAnswer struct {
 	Status []struct {
 		Status   bool    `json:"status"`
-		Code     int     `json:"code"`
+		Code     any     `json:"code"`
 		Content  string  `json:"content"`
 		ID       *string `json:"id"`
 		Filename string  `json:"filename"`
@@ -217,7 +217,13 @@ func TestSigmaAndYara(t *testing.T) {
 	require.Len(t, rules, 1)
 	assert.Equal(t, "renamed [x]", rules[0].Name)
 	assert.Equal(t, "T2", rules[0].RuleName)
+	var patched struct{ Errors []string }
+	require.NoError(t, cl.Patch(ctx, "threat_intelligence/SigmaRule/"+sigID, map[string]any{"content": "garbage"}, &patched),
+		"strict: a refused PATCH is a 200 carrying errors")
+	assert.NotEmpty(t, patched.Errors)
+	sim.SetLenient(true)
 	require.Error(t, cl.Patch(ctx, "threat_intelligence/SigmaRule/"+sigID, map[string]any{"content": "garbage"}, nil))
+	sim.SetLenient(false)
 
 	var p listPage
 	require.NoError(t, cl.Get(ctx, "threat_intelligence/SigmaRule", url.Values{"source_id": {sig}, "name__exact": {"renamed [x]"}}, &p))

@@ -11,8 +11,11 @@ package openctisim
 //
 //	Objects() / ObjectsOfType(t) / PushCount(id)   what stixBundlePush stored, upserted by STIX id
 //	BundlesPushed()                                successful stixBundlePush calls
-//	Works() / Connectors()                         works and connectors with their states
-//	SetGraphQLFaults(GraphQLFaults)                GraphQL-level errors and 503s
+//	Works() / Connectors()                         works and connectors with their states,
+//	                                               registrations and pings as OpenCTI records them
+//	ResetConnectorState(id)                        the UI's "reset state" (Data > Ingestion > Connectors)
+//	SetSchema(Schema)                              which RegisterConnectorInput fields are accepted
+//	SetGraphQLFaults(GraphQLFaults)                GraphQL-level errors (real codes, see ErrLock...) and 503s
 //	SetConnectorAPI(bool)                          grant/revoke the CONNECTORAPI capability
 //	AddIndicator(internalID, standardID)           indicators known to indicator(id:)
 //	GraphQLCalls(op) int                           calls per root field
@@ -24,32 +27,106 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 )
 
+// GraphQLError is an error as OpenCTI builds it (config/errors.ts): a code and its message.
+type GraphQLError struct{ Code, Message string }
+
+// Errors OpenCTI really sends that a client should retry, and one it should not. There is no
+// ENGINE_ERROR, TOO_MANY_REQUESTS or TIMEOUT_ERROR code.
+var (
+	// ErrLock: a lock timeout under concurrent upserts of the same entities.
+	ErrLock = GraphQLError{"LOCK_ERROR", "Execution timeout, too many concurrent call on the same entities"}
+	// ErrDatabase: an engine failure (e.g. unavailable shards).
+	ErrDatabase = GraphQLError{"DATABASE_ERROR", "A database error has occurred"}
+	// ErrTooManyRequests: the @rateLimit directive's answer (graphql/schema.js).
+	ErrTooManyRequests = GraphQLError{"FUNCTIONAL_ERROR", "Too many requests"}
+	// ErrFunctional: a business refusal, final.
+	ErrFunctional = GraphQLError{"FUNCTIONAL_ERROR", "Business validation"}
+)
+
+// httpStatusOf is the http_status OpenCTI puts in extensions.data for a code.
+func httpStatusOf(code string) int {
+	switch code {
+	case "AUTH_REQUIRED", "AUTH_FAILURE":
+		return http.StatusUnauthorized
+	case "FORBIDDEN_ACCESS":
+		return http.StatusForbidden
+	case "FUNCTIONAL_ERROR", "BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED":
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
 // GraphQLFaults scripts GraphQL misbehaviour. The zero value is a healthy API.
 type GraphQLFaults struct {
-	// ErrorEvery answers every Nth GraphQL request (counted from SetGraphQLFaults) with a
-	// GraphQL error of code ErrorCode (default LOCK_ERROR, which clients retry).
+	// ErrorEvery answers every Nth GraphQL request (counted from SetGraphQLFaults) with Error
+	// (default ErrLock, which clients retry).
 	ErrorEvery int
-	ErrorCode  string
+	Error      GraphQLError
+	// ErrorCode is a shorthand for Error{Code: ErrorCode} with a generic message.
+	ErrorCode string
 	// Operations limits ErrorEvery to these root fields (empty: every operation).
 	Operations []string
 	// Status5xxNext answers the next N /graphql requests with HTTP 503.
 	Status5xxNext int
 }
 
+func (f GraphQLFaults) injected() GraphQLError {
+	switch {
+	case f.Error.Code != "":
+		return f.Error
+	case f.ErrorCode != "":
+		return GraphQLError{f.ErrorCode, "simulated " + f.ErrorCode}
+	}
+	return ErrLock
+}
+
+// Schema selects the GraphQL schema generation the simulator validates against.
+type Schema int
+
+const (
+	// SchemaLatest is OpenCTI 6.8.9 to 7.x: every RegisterConnectorInput field pycti sends.
+	SchemaLatest Schema = iota
+	// Schema65 is OpenCTI 6.5.7 to 6.8.8: no auto_update, enrichment_resolution (nor the newer
+	// version, slug, xtm_one_intent); an unknown input field fails the whole request.
+	Schema65
+)
+
+// registerInputFields are the RegisterConnectorInput fields of each schema.
+func (sc Schema) registerInputFields() map[string]bool {
+	f := map[string]bool{"id": true, "name": true, "type": true, "scope": true, "auto": true,
+		"only_contextual": true, "playbook_compatible": true, "listen_callback_uri": true}
+	if sc == SchemaLatest {
+		for _, n := range []string{"auto_update", "enrichment_resolution", "version", "slug", "xtm_one_intent"} {
+			f[n] = true
+		}
+	}
+	return f
+}
+
+// connectorTypes is the ConnectorType enum.
+var connectorTypes = map[string]bool{"EXTERNAL_IMPORT": true, "INTERNAL_IMPORT_FILE": true,
+	"INTERNAL_ENRICHMENT": true, "INTERNAL_ANALYSIS": true, "INTERNAL_EXPORT_FILE": true, "STREAM": true}
+
 // Connector is a registered connector as the simulator stores it.
 type Connector struct {
 	ID, Name, Type string
 	Scope          []string
 	Auto           bool
-	State          string // last state sent by pingConnector
+	State          string // connector_state: last state sent by pingConnector ("" none or reset)
+	StateReset     bool   // connector_state_reset: set by ResetConnectorState, cleared by the next ping
 	Registrations  int
 	Pings          int
 	LastPing       time.Time
+	// LastRegistration is the RegisterConnectorInput of the last registration, as sent.
+	LastRegistration map[string]any
+	// PingStates are the states sent by every ping, in order (absent: "<none>").
+	PingStates []string
 }
 
 // Work is one connector work (import job).
@@ -76,6 +153,7 @@ type graphStore struct {
 	faults       GraphQLFaults
 	faultCounter int
 	noConnector  bool // CONNECTORAPI capability revoked
+	schema       Schema
 }
 
 func newGraphStore() *graphStore {
@@ -94,6 +172,27 @@ func (s *Server) SetGraphQLFaults(f GraphQLFaults) {
 	defer s.mu.Unlock()
 	s.graph.faults = f
 	s.graph.faultCounter = 0
+}
+
+// SetSchema selects the schema generation (default SchemaLatest).
+func (s *Server) SetSchema(sc Schema) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.graph.schema = sc
+}
+
+// ResetConnectorState is what "reset state" does in OpenCTI's UI (resetStateConnector): the
+// state becomes "" and the next ping, instead of storing the connector's state, only clears the
+// reset flag and answers the empty state, so the connector learns of the reset.
+func (s *Server) ResetConnectorState(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.graph.connectors[id]
+	if c == nil {
+		return fmt.Errorf("no connector %s", id)
+	}
+	c.State, c.StateReset = "", true
+	return nil
 }
 
 // SetConnectorAPI grants (true, the default) or revokes the CONNECTORAPI capability of the token.
@@ -171,6 +270,8 @@ func (s *Server) Connectors() []Connector {
 	for _, c := range s.graph.connectors {
 		cc := *c
 		cc.Scope = append([]string(nil), c.Scope...)
+		cc.LastRegistration = deepCopy(c.LastRegistration)
+		cc.PingStates = append([]string(nil), c.PingStates...)
 		out = append(out, cc)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -184,14 +285,17 @@ func (s *Server) GraphQLCalls(op string) int {
 	return s.graph.calls[op]
 }
 
-// gqlError is an OpenCTI-style GraphQL error.
+// gqlError is an OpenCTI-style GraphQL error: the code both as name and extensions.code, the
+// HTTP status it stands for in extensions.data (the answer itself is HTTP 200).
 type gqlError struct {
 	Message    string         `json:"message"`
+	Name       string         `json:"name,omitempty"`
 	Extensions map[string]any `json:"extensions,omitempty"`
 }
 
 func errorOf(code, msg string) *gqlError {
-	return &gqlError{Message: msg, Extensions: map[string]any{"code": code}}
+	return &gqlError{Message: msg, Name: code, Extensions: map[string]any{
+		"code": code, "data": map[string]any{"http_status": httpStatusOf(code)}}}
 }
 
 var (
@@ -227,11 +331,8 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	if g.faults.ErrorEvery > 0 && opSelected(g.faults.Operations, op) {
 		g.faultCounter++
 		if g.faultCounter%g.faults.ErrorEvery == 0 {
-			code := g.faults.ErrorCode
-			if code == "" {
-				code = "LOCK_ERROR"
-			}
-			writeGraphQL(w, http.StatusOK, nil, op, errorOf(code, "simulated "+code))
+			e := g.faults.injected()
+			writeGraphQL(w, http.StatusOK, nil, op, errorOf(e.Code, e.Message))
 			return
 		}
 	}
@@ -296,11 +397,18 @@ func writeGraphQL(w http.ResponseWriter, status int, data any, op string, gerr *
 
 func (g *graphStore) registerConnector(vars map[string]any) (any, *gqlError) {
 	in, _ := vars["input"].(map[string]any)
+	allowed := g.schema.registerInputFields()
+	for k := range in {
+		if !allowed[k] {
+			b, _ := json.Marshal(in)
+			return nil, errorOf("BAD_USER_INPUT", fmt.Sprintf(`Variable "$input" got invalid value %s; Field %q is not defined by type "RegisterConnectorInput".`, b, k))
+		}
+	}
 	id, _ := in["id"].(string)
 	name, _ := in["name"].(string)
 	typ, _ := in["type"].(string)
-	if _, err := uuid.Parse(id); err != nil || len(name) < 2 || typ == "" {
-		return nil, errorOf("BAD_USER_INPUT", "RegisterConnectorInput needs a UUID id, a name of 2+ characters and a type")
+	if _, err := uuid.Parse(id); err != nil || len(strings.TrimSpace(name)) < 2 || !connectorTypes[typ] {
+		return nil, errorOf("BAD_USER_INPUT", "RegisterConnectorInput needs a UUID id, a name of 2+ characters and a ConnectorType")
 	}
 	c := g.connectors[id]
 	if c == nil {
@@ -318,24 +426,37 @@ func (g *graphStore) registerConnector(vars map[string]any) (any, *gqlError) {
 	}
 	c.Auto, _ = in["auto"].(bool)
 	c.Registrations++
+	c.LastRegistration = deepCopy(in)
+	c.LastPing = time.Now() // a registration is a heartbeat
 	return map[string]any{
 		"id": id, "connector_state": nullable(c.State), "connector_user_id": "88ec0c6a-13ce-5e39-b486-354fe4a7084f",
 		"config": map[string]any{"push": "push_" + id, "push_routing": "push_routing_" + id, "push_exchange": "amqp.connector.exchange"},
 	}, nil
 }
 
+// pingConnector follows connector.ts: a pending reset is consumed (flag cleared, the state sent
+// is not stored); otherwise the state sent is stored. The answer carries the stored state.
 func (g *graphStore) pingConnector(vars map[string]any) (any, *gqlError) {
 	id, _ := vars["id"].(string)
 	c := g.connectors[id]
 	if c == nil {
-		return nil, errorOf("FUNCTIONAL_ERROR", "Invalid connector")
+		return nil, errorOf("FUNCTIONAL_ERROR", "No connector found with the specified ID")
 	}
-	if st, ok := vars["state"].(string); ok {
+	st, sent := vars["state"].(string)
+	if !sent {
+		c.PingStates = append(c.PingStates, "<none>")
+	} else {
+		c.PingStates = append(c.PingStates, st)
+	}
+	switch {
+	case c.StateReset:
+		c.StateReset = false
+	case sent:
 		c.State = st
 	}
 	c.Pings++
 	c.LastPing = time.Now()
-	return map[string]any{"id": id, "connector_state": nullable(c.State), "connector_info": vars["connectorInfo"]}, nil
+	return map[string]any{"id": id, "connector_state": c.State, "connector_info": vars["connectorInfo"]}, nil
 }
 
 func (g *graphStore) workAdd(vars map[string]any) (any, *gqlError) {

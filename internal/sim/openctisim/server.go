@@ -6,6 +6,7 @@ package openctisim
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/internal/sim/loopback"
@@ -42,6 +43,10 @@ func (s *Server) Close() error {
 
 func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Authorization") != "Bearer "+s.token {
+		if strings.HasPrefix(r.URL.Path, "/stream") {
+			writeStatusMessage(w, http.StatusUnauthorized, msgNotAuthenticated)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`{"errors":[{"message":"You must be logged in to do this.","extensions":{"code":"AUTH_REQUIRED"}}]}`))

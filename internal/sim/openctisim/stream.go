@@ -99,6 +99,7 @@ type streamStore struct {
 	lastReq     *http.Request
 	lastID      simEventID
 	stop        chan struct{} // closed by stopStreams: every open stream ends
+	noBypass    bool          // the token's user lacks BYPASS: `live` answers 401
 }
 
 func newStreamStore() *streamStore {
@@ -123,6 +124,39 @@ func (st *streamStore) log(streamID string) *streamLog {
 		st.streams[streamID] = l
 	}
 	return l
+}
+
+// Reason phrases of sseMiddleware.js (res.statusMessage), sent with an empty body.
+const (
+	msgNotAuthenticated = "You are not authenticated, please check your credentials"
+	msgNotAuthorized    = "You are not authorized, please check your credentials"
+)
+
+// SetBypass grants (true, the default) or revokes the BYPASS capability of the token's user:
+// without it the unfiltered `live` stream answers 401.
+func (s *Server) SetBypass(granted bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stream.noBypass = !granted
+}
+
+// writeStatusMessage answers status with OpenCTI's custom reason phrase (Express
+// res.statusMessage), which net/http cannot set: the response is written on the hijacked
+// connection, which is then closed.
+func writeStatusMessage(w http.ResponseWriter, status int, reason string) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		w.WriteHeader(status)
+		return
+	}
+	conn, buf, err := hj.Hijack()
+	if err != nil {
+		w.WriteHeader(status)
+		return
+	}
+	defer conn.Close()
+	fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status, reason)
+	_ = buf.Flush()
 }
 
 func (s *Server) registerStream() {
@@ -300,9 +334,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l, known := s.stream.streams[streamID]
-	if !known && streamID != "live" {
+	if (!known && streamID != "live") || (streamID == "live" && s.stream.noBypass) {
+		// sseMiddleware.js: an unknown stream id and `live` without BYPASS are both 401 (never
+		// 404), with the same reason phrase and no body.
 		s.mu.Unlock()
-		w.WriteHeader(http.StatusNotFound)
+		writeStatusMessage(w, http.StatusUnauthorized, msgNotAuthorized)
 		return
 	}
 	if l == nil {

@@ -149,8 +149,8 @@ func TestStreamFaults(t *testing.T) {
 		t.Fatalf("connections %d", s.StreamConnections())
 	}
 	resp, _ = readEvents(t, u+"/stream/unknown", nil, 1)
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("unknown stream: %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusUnauthorized || resp.Status != "401 You are not authorized, please check your credentials" {
+		t.Fatalf("unknown stream: %q, want OpenCTI's 401", resp.Status)
 	}
 }
 

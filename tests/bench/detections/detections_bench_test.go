@@ -66,8 +66,14 @@ func seedAlerts(hl *hlsim.Server, n int) {
 			hl.AddRule(kind, rule)
 		}
 	}
+	// One alert per millisecond of alert_time, ending now: a real console's rate at most. (All
+	// in one second, one status × type would exceed the 10 000 result window HarfangLab pages
+	// through within a second.)
+	start := time.Now().UTC().Add(-time.Duration(n) * time.Millisecond)
 	for i := 0; i < n; i++ {
-		hl.AddAlert(hl.SampleAlert(hlsim.SampleKinds[i%len(hlsim.SampleKinds)], i%distinctRules))
+		a := hl.SampleAlert(hlsim.SampleKinds[i%len(hlsim.SampleKinds)], i%distinctRules)
+		a["alert_time"] = start.Add(time.Duration(i) * time.Millisecond).Format("2006-01-02T15:04:05.000000+00:00")
+		hl.AddAlert(a)
 	}
 }
 
@@ -92,6 +98,7 @@ func TestDetectionsEndToEnd(t *testing.T) {
 	vars := map[string]string{
 		"OPENCTI_URL": octiURL, "OPENCTI_TOKEN": octiToken, "CONNECTOR_ID": uuid.NewString(),
 		"HARFANGLAB_URL": hlURL, "HARFANGLAB_TOKEN": hlToken, "HARFANGLAB_POLL_INTERVAL": "1s",
+		"HARFANGLAB_SETTLE_DELAY":                     "0s", // measure the pull, not the wait for fresh alerts
 		"HARFANGLAB_IMPORT_THREATS_AS_CASE_INCIDENTS": "false",
 		"STATE_DIR": t.TempDir(), "HTTP_ADDRESS": addr, "LOG_LEVEL": "WARN",
 	}

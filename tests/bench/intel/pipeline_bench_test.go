@@ -24,7 +24,7 @@ func startPipeline(t *testing.T, hl, octi string) (*harness.Proc, string) {
 	t.Helper()
 	addr := harness.FreeAddr(t)
 	p := harness.Start(t, map[string]string{
-		"OPENCTI_URL": octi, "OPENCTI_TOKEN": octiToken,
+		"OPENCTI_URL": octi, "OPENCTI_TOKEN": octiToken, "CONNECTOR_ID": "9f0c3a52-7d1e-4b8a-a6f3-2c5e8d7b1a40",
 		"HARFANGLAB_URL": hl, "HARFANGLAB_TOKEN": token,
 		"STATE_DIR": t.TempDir(), "HTTP_ADDRESS": addr, "LOG_LEVEL": "INFO",
 	}, "streams", "--no-api",

@@ -63,7 +63,10 @@ func New(t testing.TB) *Deployment {
 		"HARFANGLAB_URL": hlURL, "HARFANGLAB_TOKEN": HLToken,
 		"CONNECTOR_ID": uuid.NewString(), "CONNECTOR_LIVE_STREAM_ID": StreamID,
 		"HARFANGLAB_POLL_INTERVAL": "300ms",
-		"STATE_DIR":                d.State, "LOG_LEVEL": "INFO",
+		// Alerts are seen as soon as the simulator holds them (the 2 min default waits for a
+		// real console's Elasticsearch refresh and late agent uploads).
+		"HARFANGLAB_SETTLE_DELAY": "0s",
+		"STATE_DIR":               d.State, "LOG_LEVEL": "INFO",
 	}
 	return d
 }

@@ -183,13 +183,14 @@ func TestManyPagesRestartsAndStatusChange(t *testing.T) {
 	e.vars["HARFANGLAB_IMPORT_THREATS_AS_CASE_INCIDENTS"] = "false"
 	const n = 260 // three pages of 100
 	var ids []string
-	same := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04:05.000000Z")
+	same := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04:05.000000+00:00")
 	for i := range n {
 		a := e.hl.SampleAlert(hlsim.SampleKinds[i%len(hlsim.SampleKinds)], i)
 		if i >= 90 && i < 130 {
-			a["last_update"] = same // a block sharing one timestamp across a page boundary
+			a["alert_time"] = same // a block sharing one timestamp across a page boundary
 		}
 		ids = append(ids, e.hl.AddAlert(a))
+		require.NotContains(t, e.hl.Alert(ids[i]), "last_update", "strict: new alerts carry no last_update")
 	}
 	p := e.start()
 	p.Eventually(waitLong, func() bool { return len(e.octi.ObjectsOfType("incident")) >= n }, "%d incidents", n)

@@ -11,6 +11,11 @@ import (
 
 const sigmaRule = "title: Suspicious file\nid: f84e3c51-6f12-48e4-97d1-b15b76ecf236\nstatus: stable\nlogsource:\n  category: file_event\ndetection:\n  sel:\n    TargetFilename|endswith: '.weaxor'\n  condition: sel\n"
 
+// sigmaWithID is sigmaRule with another Sigma id.
+func sigmaWithID(id string) string {
+	return strings.Replace(sigmaRule, "f84e3c51-6f12-48e4-97d1-b15b76ecf236", id, 1)
+}
+
 // TestLifecycle walks every lifecycle case of DESIGN.md through the binary, in one stream.
 func TestLifecycle(t *testing.T) {
 	e := newEnv(t)
