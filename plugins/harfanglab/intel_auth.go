@@ -13,9 +13,9 @@ import (
 // output's `token` from: the setting a user must fix when HarfangLab refuses it.
 const tokenEnvVar = "HARFANGLAB_TOKEN"
 
-// authError is the one line that says what to fix when HarfangLab refuses the token (401) or
+// intelAuthError is the one line that says what to fix when HarfangLab refuses the token (401) or
 // its rights (403). It never contains the token.
-func authError(err error) error {
+func intelAuthError(err error) error {
 	return fmt.Errorf("HarfangLab refuses the API token (field %s, %s in the shipped pipelines): "+
 		"set a valid token with the threat-intelligence rights; changes wait and are retried, none is dead-lettered: %w",
 		hlFieldToken, tokenEnvVar, err)
@@ -26,7 +26,7 @@ func authError(err error) error {
 // of dead-lettering every change while the token is expired (issue 10, item 11).
 func (o *intelOutput) onAuthFailure(err error) error {
 	if o.authFailed.CompareAndSwap(false, true) {
-		o.log.Errorf("%v", authError(err))
+		o.log.Errorf("%v", intelAuthError(err))
 	}
 	return service.ErrNotConnected
 }
@@ -43,7 +43,7 @@ func (o *intelOutput) reconnectAuth(ctx context.Context) error {
 	q := url.Values{"name__exact": {o.sourceListName}, "limit": {"1"}}
 	if err := o.client.Get(ctx, pathIOCSource, q, nil); err != nil {
 		if IsAuthFailure(err) {
-			return authError(err)
+			return intelAuthError(err)
 		}
 		return fmt.Errorf("probing the HarfangLab token: %w", err)
 	}

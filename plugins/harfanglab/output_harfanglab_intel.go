@@ -222,7 +222,7 @@ func (o *intelOutput) Connect(ctx context.Context) error {
 	}
 	if err := o.load(ctx); err != nil {
 		if IsAuthFailure(err) {
-			return authError(err)
+			return intelAuthError(err)
 		}
 		return err
 	}
