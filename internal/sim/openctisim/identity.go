@@ -1,10 +1,14 @@
 package openctisim
 
+import "slices"
+
 // The identity part of the GraphQL simulator: `me { id name capabilities { name } }` and
 // `about { version }`, which the `check` command asks before anything else.
 //
 //	SetCapabilities(names...)   capabilities of the token's user (default: BYPASS and the
-//	                            connector ones); SetConnectorAPI(false) removes CONNECTORAPI and BYPASS
+//	                            connector ones); without BYPASS the stream `live` answers 401, as
+//	                            SetBypass(false) does; SetConnectorAPI(false) removes CONNECTORAPI
+//	                            and BYPASS from what `me` reports
 //	SetVersion(v)               what `about { version }` answers (default Version)
 
 // Version is the OpenCTI version the simulator claims by default.
@@ -23,6 +27,7 @@ func (s *Server) SetCapabilities(names ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ident.capabilities = append([]string{}, names...)
+	s.stream.noBypass = !slices.Contains(names, "BYPASS")
 }
 
 // SetVersion replaces the version `about` reports.
@@ -42,6 +47,9 @@ func (s *Server) me() any {
 	for _, c := range caps {
 		if s.graph.noConnector && (c == "CONNECTORAPI" || c == "BYPASS") {
 			continue // SetConnectorAPI(false): the user lost its connector rights
+		}
+		if s.stream.noBypass && c == "BYPASS" {
+			continue // SetBypass(false)
 		}
 		out = append(out, map[string]any{"name": c})
 	}
