@@ -10,6 +10,7 @@ import (
 	_ "github.com/KimMachineGun/automemlimit"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/internal/check"
 	"github.com/opencti-harfanglab/opencti-harfanglab/internal/demo"
 	_ "github.com/opencti-harfanglab/opencti-harfanglab/plugins/all"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/envcompat"
@@ -25,5 +26,6 @@ func main() {
 		service.CLIOptSetProductName("opencti-harfanglab"),
 		service.CLIOptSetEnvVarLookup(envcompat.Lookup),
 		service.CLIOptAddCommand(demo.Command()),
+		service.CLIOptAddCommand(check.Command()),
 	)
 }

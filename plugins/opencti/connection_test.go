@@ -30,3 +30,17 @@ func TestStreamConnectionTest(t *testing.T) {
 		assert.NotContains(t, res[0].Err.Error(), "wrong-secret")
 	}
 }
+
+// TestOutputConnectionTest runs the output's `me` query: it passes with the token and fails,
+// without repeating it, with another.
+func TestOutputConnectionTest(t *testing.T) {
+	sim := startSim(t)
+	res := newTestOutput(t, sim.URL(), testToken, "").ConnectionTest(t.Context())
+	require.Len(t, res, 1)
+	require.NoError(t, res[0].Err)
+
+	res = newTestOutput(t, sim.URL(), "wrong-secret", "").ConnectionTest(t.Context())
+	require.Len(t, res, 1)
+	require.Error(t, res[0].Err)
+	assert.NotContains(t, res[0].Err.Error(), "wrong-secret")
+}

@@ -36,6 +36,7 @@ func New(token string) *Server {
 	s.alerts = newAlertStore()
 	s.registerIntel()
 	s.registerAlerts()
+	s.registerMeta()
 	s.Init(http.HandlerFunc(s.authenticated))
 	return s
 }

@@ -19,6 +19,7 @@ package openctisim
 //	SetConnectorAPI(bool)                          grant/revoke the CONNECTORAPI capability
 //	AddIndicator(internalID, standardID)           indicators known to indicator(id:)
 //	GraphQLCalls(op) int                           calls per root field
+//	SetCapabilities / SetVersion                   what `me` and `about` answer (identity.go)
 
 import (
 	"encoding/json"
@@ -335,7 +336,7 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if g.noConnector && op != "indicator" {
+	if g.noConnector && op != "indicator" && op != "me" && op != "about" {
 		writeGraphQL(w, http.StatusOK, nil, op, errorOf("FORBIDDEN_ACCESS", "You are not allowed to do this."))
 		return
 	}
@@ -359,6 +360,10 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		data, gerr = g.stixBundlePush(vars)
 	case "indicator":
 		data = g.indicator(vars)
+	case "me":
+		data = s.me()
+	case "about":
+		data = s.about()
 	default:
 		gerr = errorOf("GRAPHQL_VALIDATION_FAILED", fmt.Sprintf("Cannot query field %q (not simulated)", op))
 	}

@@ -21,6 +21,7 @@ type Server struct {
 	mu     sync.Mutex // guards the stores below
 	stream *streamStore
 	graph  *graphStore
+	ident  identity
 }
 
 // New builds a simulator that accepts `Authorization: Bearer <token>`.

@@ -1,0 +1,51 @@
+package harfanglab
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Exported endpoint paths (relative to {URL}/api/data/), for the `check` command, so it probes
+// exactly what the components call.
+const (
+	PathAlerts      = pathAlerts
+	PathThreats     = pathThreats
+	PathIOCSource   = pathIOCSource
+	PathSigmaSource = pathSigmaSource
+	PathYaraSource  = pathYaraSource
+	PathIOCRule     = pathIOCRule
+	PathSigmaRule   = pathSigmaRule
+	PathYaraFile    = pathYaraFile
+)
+
+// Raw sends one request (a single attempt, no retry) and returns HarfangLab's answer as it is,
+// whatever its status: the `check` command reports what a console answered, not what the
+// components make of it. path is relative to {URL}/api/data/; the trailing slash is ensured.
+// err is only set when no answer came (network, TLS, timeout); it never contains the token.
+func (c *Client) Raw(ctx context.Context, method, path string, q url.Values, body any) (status int, answer []byte, err error) {
+	return c.raw(ctx, method, c.resolve(path, q), body)
+}
+
+// APIVersion is Raw for GET {URL}/api/version/, the endpoint HarfangLab's own XSOAR integration
+// calls to test a connection (its answer carries `version`).
+func (c *Client) APIVersion(ctx context.Context) (status int, answer []byte, err error) {
+	u := *c.base
+	u.Path = strings.TrimSuffix(u.Path, "data/") + "version/"
+	u.RawPath = ""
+	return c.raw(ctx, http.MethodGet, &u, nil)
+}
+
+func (c *Client) raw(ctx context.Context, method string, u *url.URL, body any) (int, []byte, error) {
+	c.requests.Add(1)
+	req := c.rc.R().SetContext(ctx)
+	if body != nil {
+		req.SetHeader("Content-Type", "application/json").SetBody(body)
+	}
+	resp, err := req.Execute(method, u.String())
+	if err != nil {
+		return 0, nil, &transportError{method: method, path: c.apiPath(u), err: err}
+	}
+	return resp.StatusCode(), resp.Body(), nil
+}
