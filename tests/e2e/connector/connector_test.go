@@ -99,6 +99,7 @@ func record(t *testing.T, what string, c openctisim.Connector) {
 // follows the stream into connector_state, in pycti's shape.
 func TestBothDirectionsAsOpenCTIRecordsThem(t *testing.T) {
 	d := deploy.New(t)
+	d.Vars["CONNECTOR_PING_INTERVAL"] = "3s" // pycti's 40 s, shortened so the test waits less
 	d.OCTI.SetSchema(openctisim.Schema65)
 	d.OCTI.SetStreamFaults(openctisim.StreamFaults{HeartbeatPeriod: time.Second})
 	d.HL.AddAlert(d.HL.SampleAlert(hlsim.SampleKinds[0], 1))
@@ -182,6 +183,7 @@ func TestUIResetWhileDownIsDetected(t *testing.T) {
 // cleared state, and the intel push starts its snapshot again.
 func TestUIResetWhileRunningIsDetected(t *testing.T) {
 	d := deploy.New(t)
+	d.Vars["CONNECTOR_PING_INTERVAL"] = "3s" // pycti's 40 s, shortened so the test waits less
 	publishIndicator(d, 1)
 	p := d.Start(waitLong, deploy.IntelPush)
 	streamID := streamConnectorID(d.Vars["CONNECTOR_ID"])
