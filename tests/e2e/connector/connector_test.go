@@ -164,16 +164,21 @@ func TestUIResetWhileDownIsDetected(t *testing.T) {
 	d.Eventually(waitLong, func() bool { c, _ := connector(d, streamID); _, ok := stateOf(c); return ok }, "a state", nil)
 	d.Stop()
 
+	// While it was down, the list gained an entry of ours whose indicator OpenCTI no longer has
+	// (as after events lost): only a new snapshot can tell it is an orphan.
+	d.HL.AddIOC(deploy.ListName, hlsim.IOCRule{Type: "domain_name", Value: "orphan.example.com", Enabled: true,
+		Comment: `{"indicator_id":"ghost","indicator_ids":["ghost"],"indicator_score":50,"indicator_platforms":[]}`})
 	require.NoError(t, d.OCTI.ResetConnectorState(streamID))
 	c, _ := connector(d, streamID)
 	assert.Empty(t, c.State, "the UI cleared it")
 	p := d.Start(waitLong, deploy.IntelPush)
 	p.Eventually(waitLong, func() bool { return strings.Contains(p.Logs(), "was reset in OpenCTI") },
 		"the reset is detected at the first ping")
-	// The reset takes the snapshot again, and the output sweeps at its end.
-	p.Eventually(waitLong, func() bool { return strings.Contains(p.Logs(), "(reset): 0 indicators absent from the snapshot") },
+	// The reset takes the snapshot again, and the output sweeps at its end: the orphan goes,
+	// the indicator OpenCTI still has stays.
+	p.Eventually(waitLong, func() bool { return strings.Contains(p.Logs(), "(reset): 1 indicators absent from the snapshot") },
 		"the re-snapshot of the reset ends with its sweep")
-	assert.Len(t, d.IOCValues(), 1, "the list is unchanged by a reset that lost nothing")
+	assert.Equal(t, map[string]bool{"conn-1.example.com": true}, d.IOCValues(), "converged: the orphan removed, nothing else touched")
 	c, _ = connector(d, streamID)
 	record(t, "opencti-to-harfanglab after a reset", c)
 	assert.False(t, c.StateReset, "the ping consumed the reset")
@@ -191,6 +196,11 @@ func TestUIResetWhileRunningIsDetected(t *testing.T) {
 	require.NoError(t, d.OCTI.ResetConnectorState(streamID))
 	p.Eventually(waitLong, func() bool { return strings.Contains(p.Logs(), "was reset in OpenCTI") },
 		"the reset is detected at the next ping")
+	// The running intel push takes the snapshot again; the output sweeps at its end and the
+	// list is what it was (the reset lost nothing).
+	p.Eventually(waitLong, func() bool { return strings.Contains(p.Logs(), "(reset): 0 indicators absent from the snapshot") },
+		"the re-snapshot of the reset ends with its sweep")
+	assert.Len(t, d.IOCValues(), 1)
 	c, _ := connector(d, streamID)
 	record(t, "opencti-to-harfanglab after a reset while running", c)
 	assert.Equal(t, 1, c.Registrations, "detected by the ping, no restart")

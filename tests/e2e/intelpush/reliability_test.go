@@ -42,7 +42,7 @@ func (w *world) round(from, to int) {
 	for i := from; i < to; i++ {
 		id := fmt.Sprintf("ind-%03d", i)
 		if i%13 == 0 {
-			// Each rule its own Sigma id: HarfangLab keeps one rule per id (see shared_test.go).
+			// Each rule its own Sigma id: HarfangLab keeps one rule per id (see TestSigmaRulesOnARealConsole, console_test.go).
 			s := newIndicator(fmt.Sprintf("rule %d", i), "sigma", sigmaWithID(fmt.Sprintf("f84e3c51-6f12-48e4-97d1-%012d", i)))
 			s.internal = id
 			w.publish("create", s.data())
