@@ -380,7 +380,7 @@ func scoreRef(v int) *int {
 func infoFrom(c *intel.Change) ownerRecord {
 	return ownerRecord{
 		Score: scoreRef(c.Score), Platforms: slices.Clone(c.Platforms), ValidUntil: c.ValidUntil,
-		description: c.Description, maturity: internStatus(c.Maturity), known: true,
+		description: c.Description, maturity: statusOf(c.Maturity), known: true,
 	}
 }
 
@@ -474,7 +474,7 @@ type desired struct {
 }
 
 func (o *intelOutput) desiredFor(e *iocEntry, next owners) desired {
-	d := desired{live: len(next) > 0, comment: buildComment(next), description: e.description, hlStatus: e.hlStatus}
+	d := desired{live: len(next) > 0, comment: buildComment(next), description: e.description, hlStatus: e.hlStatus.String()}
 	if d.hlStatus == "" {
 		d.hlStatus = "stable"
 	}
@@ -487,8 +487,8 @@ func (o *intelOutput) desiredFor(e *iocEntry, next owners) desired {
 	}
 	if first := next[0].rec; first.known {
 		d.description = first.description
-		if first.maturity != "" {
-			d.hlStatus = first.maturity
+		if first.maturity != 0 {
+			d.hlStatus = first.maturity.String()
 		}
 	}
 	return d
@@ -541,7 +541,7 @@ func (o *intelOutput) createIOC(ctx context.Context, ix *index, e *iocEntry, d d
 	if created.ID == "" {
 		created.ID = o.dryID()
 	}
-	e.id, e.enabled, e.block, e.commentSum, e.description, e.hlStatus, e.owners = compactOf(created.ID), true, d.block, commentSum(d.comment), d.description, d.hlStatus, next
+	e.id, e.enabled, e.block, e.commentSum, e.description, e.hlStatus, e.owners = compactOf(created.ID), true, d.block, commentSum(d.comment), d.description, statusOf(d.hlStatus), next
 	ix.live.Add(1)
 	return nil
 }
@@ -564,7 +564,7 @@ func (o *intelOutput) patchIOC(ctx context.Context, e *iocEntry, d desired, next
 		if e.description != d.description {
 			patch["description"] = d.description
 		}
-		if e.hlStatus != d.hlStatus {
+		if e.hlStatus.String() != d.hlStatus {
 			patch["hl_status"] = d.hlStatus
 		}
 	}
@@ -585,7 +585,7 @@ func (o *intelOutput) patchIOC(ctx context.Context, e *iocEntry, d desired, next
 	}
 	e.enabled, e.commentSum, e.owners = d.live, commentSum(d.comment), next
 	if d.live {
-		e.block, e.description, e.hlStatus = d.block, d.description, d.hlStatus
+		e.block, e.description, e.hlStatus = d.block, d.description, statusOf(d.hlStatus)
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ type ownerRecord struct {
 	// Known in this process only (not in the comment): the owner's description and rule
 	// maturity, taken from its latest Change.
 	description string
-	maturity    string
+	maturity    statusCode
 	known       bool
 	// keep asks to keep the owner-level fields a value already records (a relationship
 	// change applied before the owner's pattern change was seen).

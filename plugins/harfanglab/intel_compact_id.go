@@ -1,6 +1,10 @@
 package harfanglab
 
-import "encoding/hex"
+import (
+	"encoding/hex"
+	"strings"
+	"sync"
+)
 
 // compactID is the HarfangLab id of an IOC entry as the index keeps it. HarfangLab answers
 // UUIDs: in canonical form (36 characters, a 48-byte allocation) the index would spend more on
@@ -75,4 +79,46 @@ func lowerHex(c byte) (byte, bool) {
 		return c - 'a' + 10, true
 	}
 	return 0, false
+}
+
+// statusCode is an hl_status (or a rule maturity) as the index keeps it: one byte naming an
+// entry of a process-wide table, instead of a 16-byte string header in every entry and record.
+// HarfangLab's statuses are an enum of three words; past 255 distinct ones (a server answering
+// garbage) a new one reads back as "" and is rewritten to the default like a missing one.
+type statusCode uint8
+
+var statuses = struct {
+	sync.RWMutex
+	names []string
+	codes map[string]statusCode
+}{
+	names: []string{"", "stable", "testing", "experimental"},
+	codes: map[string]statusCode{"": 0, "stable": 1, "testing": 2, "experimental": 3},
+}
+
+func statusOf(s string) statusCode {
+	statuses.RLock()
+	c, ok := statuses.codes[s]
+	statuses.RUnlock()
+	if ok {
+		return c
+	}
+	statuses.Lock()
+	defer statuses.Unlock()
+	if c, ok := statuses.codes[s]; ok {
+		return c
+	}
+	if len(statuses.names) > 255 {
+		return 0
+	}
+	c = statusCode(len(statuses.names))
+	statuses.names = append(statuses.names, strings.Clone(s))
+	statuses.codes[statuses.names[c]] = c
+	return c
+}
+
+func (c statusCode) String() string {
+	statuses.RLock()
+	defer statuses.RUnlock()
+	return statuses.names[c]
 }

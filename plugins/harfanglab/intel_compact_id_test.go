@@ -29,3 +29,13 @@ func FuzzCompactID(f *testing.F) {
 		}
 	})
 }
+
+// A status reads back as written, and the same word always gets the same code.
+func TestStatusCode(t *testing.T) {
+	for _, s := range []string{"", "stable", "testing", "experimental", "something-new"} {
+		c := statusOf(s)
+		assert.Equal(t, s, c.String())
+		assert.Equal(t, c, statusOf(s))
+	}
+	assert.Equal(t, statusCode(0), statusOf(""))
+}

@@ -34,17 +34,17 @@ func (k iocKey) String() string { return k.typ + ":" + k.value }
 // iocEntry is one IOCRule value: HarfangLab's state as last read or written, and its owners.
 // mu serialises every write to the value.
 //
-// The index holds one per owned value: the booleans sit together so the struct fits the
-// 112-byte allocation class instead of 128.
+// The index holds one per owned value: the status is a byte and sits with the booleans so the
+// struct fits the 112-byte allocation class instead of 128.
 type iocEntry struct {
 	mu  sync.Mutex
 	key iocKey
 
 	id          compactID // "" when the value is not (or no longer) in HarfangLab
 	description string
-	hlStatus    string
 	commentSum  uint64 // hash of the comment HarfangLab holds (the text itself is rebuilt from owners)
 	owners      owners
+	hlStatus    statusCode
 	enabled     bool
 	block       bool
 	foreign     bool // the comment is not ours: never modify or delete
@@ -52,9 +52,8 @@ type iocEntry struct {
 	conflictLogged bool
 }
 
-// internType returns the constant of a known IOC type, and internStatus that of a known
-// hl_status: decoded from JSON, every entry would otherwise hold its own copy of the same few
-// words.
+// internType returns the constant of a known IOC type: decoded from JSON, every entry would
+// otherwise hold its own copy of the same few words (statuses are a statusCode).
 func internType(t string) string {
 	switch t {
 	case intel.TypeDomainName:
@@ -71,16 +70,6 @@ func internType(t string) string {
 	return t
 }
 
-func internStatus(s string) string {
-	switch s {
-	case "stable":
-		return "stable"
-	case "testing":
-		return "testing"
-	}
-	return s
-}
-
 // iocRule is the IOCRule object as HarfangLab serialises it (fields the output uses).
 type iocRule struct {
 	ID           string `json:"id"`
@@ -95,13 +84,13 @@ type iocRule struct {
 
 // reset forgets HarfangLab's copy: the value is not in the list (the lock is kept).
 func (e *iocEntry) reset() {
-	e.id, e.enabled, e.block, e.description, e.hlStatus, e.commentSum, e.foreign = "", false, false, "", "", 0, false
+	e.id, e.enabled, e.block, e.description, e.hlStatus, e.commentSum, e.foreign = "", false, false, "", 0, 0, false
 	e.owners = owners{}
 }
 
 func (e *iocEntry) load(r iocRule) {
 	e.id, e.enabled, e.block = compactOf(r.ID), r.Enabled, r.BlockOnAgent
-	e.description, e.hlStatus, e.commentSum = r.Description, internStatus(r.HLStatus), commentSum(r.Comment)
+	e.description, e.hlStatus, e.commentSum = r.Description, statusOf(r.HLStatus), commentSum(r.Comment)
 	o, ours := parseComment(r.Comment)
 	e.foreign = !ours
 	if o == nil {
