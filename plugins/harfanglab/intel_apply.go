@@ -79,15 +79,18 @@ func (s *ownerState) planPattern(c *intel.Change, live bool) changePlan {
 	for _, ioc := range c.IOCs {
 		info.Block = info.Block || ioc.Block
 	}
+	// Its Via is that of the pattern claim's values, which then point at it when they say the
+	// same (see applyValues). Records are immutable: a later change builds a new one.
+	info.Via = viaPatternOnly
 	s.info = &info
 	plan.updates = append(plan.updates, claimUpdate{via: intel.ViaPattern, iocs: c.IOCs, change: c})
 	if c.Rule != nil {
 		plan.ruleChange = c
 	}
 	// Relationship claims suspended while the owner was dead come back.
-	for via, rc := range s.dormant {
+	for via, rc := range s.dormant() {
 		plan.updates = append(plan.updates, claimUpdate{via: via, iocs: rc.IOCs, change: rc})
-		delete(s.dormant, via)
+		delete(s.dormant(), via)
 	}
 	return plan
 }
@@ -104,7 +107,7 @@ func (s *ownerState) planRelationship(c *intel.Change, live, expired bool, plan 
 		if live {
 			s.setDormant(c.Via, c)
 		} else {
-			delete(s.dormant, c.Via)
+			delete(s.dormant(), c.Via)
 		}
 		if !expired {
 			s.claim(c.Via).seq = c.Seq
@@ -270,7 +273,7 @@ func claimRecord(s *ownerState, up claimUpdate) ownerRecord {
 	var rec ownerRecord
 	switch ch := up.change; {
 	case s.info != nil:
-		rec = *s.info.clone()
+		rec = *s.info // records are immutable: sharing its slices and pointers is safe
 	case ch != nil && ch.Live && ch.Via == intel.ViaPattern:
 		rec = infoFrom(ch)
 	case ch != nil && ch.Live:
@@ -290,7 +293,19 @@ type valueResult struct {
 }
 
 // applyValues writes every value of a claim concurrently (each value serialises its own writes).
+// The values the claim gains share one record per block mode (the owner's own info when it
+// says the same) instead of a copy each.
 func (o *intelOutput) applyValues(ctx context.Context, ix *index, s *ownerState, via string, keys map[iocKey]bool, want map[iocKey]intel.IOC, rec ownerRecord, aliases []string) []valueResult {
+	var shared [2]*ownerRecord
+	for i, block := range []bool{false, true} {
+		r := rec
+		r.Block, r.Via, r.keep = rec.Block || block, nil, false
+		r.addVia(via)
+		shared[i] = &r
+		if s.info != nil && sameRecord(&r, s.info) {
+			shared[i] = s.info
+		}
+	}
 	results := make(chan valueResult, len(keys))
 	var wg sync.WaitGroup
 	for k := range keys {
@@ -300,7 +315,11 @@ func (o *intelOutput) applyValues(ctx context.Context, ix *index, s *ownerState,
 			ioc, wanted := want[k]
 			r := rec
 			r.Block = r.Block || ioc.Block
-			held, err := o.applyValue(ctx, ix, k, s.id, via, wanted, &r, aliases)
+			sh := shared[0]
+			if r.Block {
+				sh = shared[1]
+			}
+			held, err := o.applyValue(ctx, ix, k, s.id, via, wanted, valueRecord{&r, sh}, aliases)
 			results <- valueResult{k, held, err}
 		}()
 	}
@@ -313,49 +332,79 @@ func (o *intelOutput) applyValues(ctx context.Context, ix *index, s *ownerState,
 	return out
 }
 
+// valueRecord is what a claim records on one value: want, and shared, the record values point
+// at when theirs says the same.
+type valueRecord struct {
+	want, shared *ownerRecord
+}
+
+// next is the owner's record on a value that had old (nil: none) once the claim via holds it.
+func (v valueRecord) next(old *ownerRecord, via string) *ownerRecord {
+	var r ownerRecord
+	switch {
+	case old == nil:
+		r = *v.want
+		r.Via = nil
+	case v.want.keep:
+		r = *old
+		r.Block = old.Block || v.want.Block
+	default:
+		r = *v.want
+		r.Via = old.Via
+	}
+	r.keep = false
+	r.addVia(via)
+	if sameRecord(&r, v.shared) {
+		return v.shared
+	}
+	return &r
+}
+
+// scores are the usual scores, pointed at by every record holding one (records are immutable)
+// rather than allocated per owner.
+var scores = func() (s [101]int) {
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}()
+
+func scoreRef(v int) *int {
+	if v >= 0 && v < len(scores) {
+		return &scores[v]
+	}
+	return &v
+}
+
 // infoFrom is the owner-level part of a change, as recorded on each value it holds.
 func infoFrom(c *intel.Change) ownerRecord {
-	score := c.Score
 	return ownerRecord{
-		Score: &score, Platforms: slices.Clone(c.Platforms), ValidUntil: c.ValidUntil,
-		description: c.Description, maturity: c.Maturity, known: true,
+		Score: scoreRef(c.Score), Platforms: slices.Clone(c.Platforms), ValidUntil: c.ValidUntil,
+		description: c.Description, maturity: statusOf(c.Maturity), known: true,
 	}
 }
 
 // applyValue sets (wanted) or removes the claim (owner, via) on one value and writes what that
 // changes. held tells whether the claim now holds the value.
-func (o *intelOutput) applyValue(ctx context.Context, ix *index, k iocKey, owner, via string, wanted bool, rec *ownerRecord, aliases []string) (held bool, err error) {
+func (o *intelOutput) applyValue(ctx context.Context, ix *index, k iocKey, owner, via string, wanted bool, rec valueRecord, aliases []string) (held bool, err error) {
 	e := ix.entry(k)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	mutate := func(cur owners) owners {
-		next := cur.clone()
-		for _, a := range aliases {
-			delete(next, a)
+		next := cur.without(func(id string) bool { return slices.Contains(aliases, id) })
+		old := next.get(owner)
+		switch {
+		case wanted:
+			return next.with(owner, rec.next(old, via))
+		case old == nil:
+			return next
 		}
-		if wanted {
-			r := next[owner]
-			switch {
-			case r == nil:
-				r = rec.clone()
-				r.Via = nil
-			case rec.keep:
-				r.Block = r.Block || rec.Block
-			default:
-				vias := r.Via
-				*r = *rec.clone()
-				r.Via = vias
-			}
-			r.keep = false
-			r.addVia(via)
-			next[owner] = r
-		} else if r := next[owner]; r != nil {
-			r.dropVia(via)
-			if len(r.Via) == 0 {
-				delete(next, owner)
-			}
+		r := *old
+		r.dropVia(via)
+		if len(r.Via) == 0 {
+			return next.without(func(id string) bool { return id == owner })
 		}
-		return next
+		return next.with(owner, &r)
 	}
 	for range 4 {
 		if e.foreign {
@@ -425,7 +474,7 @@ type desired struct {
 }
 
 func (o *intelOutput) desiredFor(e *iocEntry, next owners) desired {
-	d := desired{live: len(next) > 0, comment: buildComment(next), description: e.description, hlStatus: e.hlStatus}
+	d := desired{live: len(next) > 0, comment: buildComment(next), description: e.description, hlStatus: e.hlStatus.String()}
 	if d.hlStatus == "" {
 		d.hlStatus = "stable"
 	}
@@ -433,13 +482,13 @@ func (o *intelOutput) desiredFor(e *iocEntry, next owners) desired {
 		d.block = e.block
 		return d
 	}
-	for _, r := range next {
-		d.block = d.block || r.Block
+	for _, c := range next {
+		d.block = d.block || c.rec.Block
 	}
-	if first := next[next.sortedIDs()[0]]; first.known {
+	if first := next[0].rec; first.known {
 		d.description = first.description
-		if first.maturity != "" {
-			d.hlStatus = first.maturity
+		if first.maturity != 0 {
+			d.hlStatus = first.maturity.String()
 		}
 	}
 	return d
@@ -456,7 +505,7 @@ func (o *intelOutput) writeIOC(ctx context.Context, ix *index, e *iocEntry, next
 	case e.id == "":
 		return o.createIOC(ctx, ix, e, d, next)
 	case !d.live && o.removeIndicator:
-		err := o.do(ctx, "delete", e.key.String(), func() error { return o.client.Delete(ctx, pathIOCRule+e.id) })
+		err := o.do(ctx, "delete", e.key.String(), func() error { return o.client.Delete(ctx, pathIOCRule+e.id.String()) })
 		if err != nil && !IsNotFound(err) {
 			return o.classify(err)
 		}
@@ -492,7 +541,7 @@ func (o *intelOutput) createIOC(ctx context.Context, ix *index, e *iocEntry, d d
 	if created.ID == "" {
 		created.ID = o.dryID()
 	}
-	e.id, e.enabled, e.block, e.commentSum, e.description, e.hlStatus, e.owners = created.ID, true, d.block, commentSum(d.comment), d.description, d.hlStatus, next
+	e.id, e.enabled, e.block, e.commentSum, e.description, e.hlStatus, e.owners = compactOf(created.ID), true, d.block, commentSum(d.comment), d.description, statusOf(d.hlStatus), next
 	ix.live.Add(1)
 	return nil
 }
@@ -515,7 +564,7 @@ func (o *intelOutput) patchIOC(ctx context.Context, e *iocEntry, d desired, next
 		if e.description != d.description {
 			patch["description"] = d.description
 		}
-		if e.hlStatus != d.hlStatus {
+		if e.hlStatus.String() != d.hlStatus {
 			patch["hl_status"] = d.hlStatus
 		}
 	}
@@ -527,7 +576,7 @@ func (o *intelOutput) patchIOC(ctx context.Context, e *iocEntry, d desired, next
 	if !d.live {
 		op = "disable"
 	}
-	err := o.do(ctx, op, e.key.String(), func() error { return o.client.Patch(ctx, pathIOCRule+e.id, patch, nil) })
+	err := o.do(ctx, op, e.key.String(), func() error { return o.client.Patch(ctx, pathIOCRule+e.id.String(), patch, nil) })
 	if IsNotFound(err) {
 		return errReread
 	}
@@ -536,7 +585,7 @@ func (o *intelOutput) patchIOC(ctx context.Context, e *iocEntry, d desired, next
 	}
 	e.enabled, e.commentSum, e.owners = d.live, commentSum(d.comment), next
 	if d.live {
-		e.block, e.description, e.hlStatus = d.block, d.description, d.hlStatus
+		e.block, e.description, e.hlStatus = d.block, d.description, statusOf(d.hlStatus)
 	}
 	return nil
 }

@@ -23,59 +23,120 @@ type ownerRecord struct {
 	// Known in this process only (not in the comment): the owner's description and rule
 	// maturity, taken from its latest Change.
 	description string
-	maturity    string
+	maturity    statusCode
 	known       bool
 	// keep asks to keep the owner-level fields a value already records (a relationship
 	// change applied before the owner's pattern change was seen).
 	keep bool
 }
 
-func (r *ownerRecord) clone() *ownerRecord {
-	c := *r
-	c.Via = slices.Clone(r.Via)
-	c.Platforms = slices.Clone(r.Platforms)
-	if r.Score != nil {
-		s := *r.Score
-		c.Score = &s
-	}
-	if r.ValidUntil != nil {
-		t := *r.ValidUntil
-		c.ValidUntil = &t
-	}
-	return &c
-}
+// viaPatternOnly is the Via of most records, shared by them all (never modified in place).
+var viaPatternOnly = []string{intel.ViaPattern}
 
 func (r *ownerRecord) hasVia(via string) bool { return slices.Contains(r.Via, via) }
 
 func (r *ownerRecord) addVia(via string) {
 	if !r.hasVia(via) {
-		r.Via = append(r.Via, via)
+		if len(r.Via) == 0 && via == intel.ViaPattern {
+			r.Via = viaPatternOnly
+			return
+		}
+		r.Via = append(slices.Clip(r.Via), via) // a new array: the old one may be shared
 		sort.Strings(r.Via)
 	}
 }
 
 func (r *ownerRecord) dropVia(via string) {
-	r.Via = slices.DeleteFunc(r.Via, func(v string) bool { return v == via })
+	if r.hasVia(via) {
+		r.Via = slices.DeleteFunc(slices.Clone(r.Via), func(v string) bool { return v == via })
+	}
 }
 
-type owners map[string]*ownerRecord
+// sameRecord tells whether two records say the same: a value then points at the shared one
+// instead of holding a copy.
+func sameRecord(a, b *ownerRecord) bool {
+	return a.Block == b.Block && a.known == b.known && a.keep == b.keep &&
+		a.description == b.description && a.maturity == b.maturity &&
+		slices.Equal(a.Via, b.Via) && slices.Equal(a.Platforms, b.Platforms) &&
+		(a.Score == b.Score || a.Score != nil && b.Score != nil && *a.Score == *b.Score) &&
+		(a.ValidUntil == b.ValidUntil || a.ValidUntil != nil && b.ValidUntil != nil && *a.ValidUntil == *b.ValidUntil)
+}
 
-func (o owners) clone() owners {
-	c := make(owners, len(o))
-	for k, v := range o {
-		c[k] = v.clone()
+// ownerClaim is one owner of a value and its record.
+type ownerClaim struct {
+	id  string
+	rec *ownerRecord
+}
+
+// owners are the owners of one value, sorted by id. An entry holds one per value: a slice of
+// (usually) one element costs a fraction of a map. Both the slice and the records it points at
+// are immutable once stored: records are shared between the values of an owner (and with the
+// owner's own info), so a change builds new ones instead of editing them.
+type owners []ownerClaim
+
+// get returns the record of id, or nil.
+func (o owners) get(id string) *ownerRecord {
+	if i, ok := o.find(id); ok {
+		return o[i].rec
 	}
-	return c
+	return nil
+}
+
+func (o owners) find(id string) (int, bool) {
+	return slices.BinarySearchFunc(o, id, func(c ownerClaim, id string) int { return strings.Compare(c.id, id) })
+}
+
+// with returns a copy of o where id holds rec.
+func (o owners) with(id string, rec *ownerRecord) owners {
+	i, ok := o.find(id)
+	if ok {
+		next := slices.Clone(o)
+		next[i].rec = rec
+		return next
+	}
+	next := make(owners, 0, len(o)+1)
+	next = append(next, o[:i]...)
+	next = append(next, ownerClaim{id, rec})
+	return append(next, o[i:]...)
+}
+
+// without returns o without the owners drop says to drop (o itself when none goes).
+func (o owners) without(drop func(id string) bool) owners {
+	n := 0
+	for _, c := range o {
+		if !drop(c.id) {
+			n++
+		}
+	}
+	if n == len(o) {
+		return o
+	}
+	next := make(owners, 0, n)
+	for _, c := range o {
+		if !drop(c.id) {
+			next = append(next, c)
+		}
+	}
+	return next
+}
+
+// ownersOf builds the sorted owners of a map.
+func ownersOf(m map[string]*ownerRecord) owners {
+	o := make(owners, 0, len(m))
+	for id, r := range m {
+		o = append(o, ownerClaim{id, r})
+	}
+	slices.SortFunc(o, func(a, b ownerClaim) int { return strings.Compare(a.id, b.id) })
+	return o
 }
 
 // sortedIDs orders owners so the comment, hence the end state, does not depend on the order in
 // which concurrent changes were applied.
 func (o owners) sortedIDs() []string {
-	ids := make([]string, 0, len(o))
-	for id := range o {
-		ids = append(ids, id)
+	ids := make([]string, len(o))
+	for i, c := range o {
+		ids[i] = c.id
 	}
-	sort.Strings(ids)
 	return ids
 }
 
@@ -96,10 +157,14 @@ func buildComment(o owners) string {
 	if len(doc.IndicatorIDs) > 0 {
 		first := doc.IndicatorIDs[0]
 		doc.IndicatorID = &first
-		doc.Claims = map[string]*ownerRecord(o)
+		doc.Claims = make(map[string]*ownerRecord, len(o))
+		for _, c := range o {
+			doc.Claims[c.id] = c.rec
+		}
 	}
 	plat := map[string]bool{}
-	for _, r := range o {
+	for _, c := range o {
+		r := c.rec
 		if r.Score != nil && *r.Score > doc.IndicatorScore {
 			doc.IndicatorScore = *r.Score
 		}
@@ -139,13 +204,13 @@ func parseComment(s string) (o owners, ours bool) {
 		Claims             map[string]*ownerRecord `json:"claims"`
 	}
 	if json.Unmarshal(raw, &typed) == nil && typed.IndicatorIDs != nil {
-		o = make(owners, len(typed.IndicatorIDs))
+		m := make(map[string]*ownerRecord, len(typed.IndicatorIDs))
 		for _, id := range typed.IndicatorIDs {
 			if id != "" {
-				o[id] = normalizeRecord(typed.Claims[id], typed.IndicatorScore, typed.IndicatorPlatforms)
+				m[id] = normalizeRecord(typed.Claims[id], typed.IndicatorScore, typed.IndicatorPlatforms)
 			}
 		}
-		return o, true
+		return ownersOf(m), true
 	}
 	var doc map[string]json.RawMessage
 	if json.Unmarshal(raw, &doc) != nil {
@@ -179,15 +244,15 @@ func parseComment(s string) (o owners, ours bool) {
 	var platforms []string
 	_ = json.Unmarshal(doc["indicator_platforms"], &platforms)
 
-	o = owners{}
+	m := map[string]*ownerRecord{}
 	for _, id := range ids {
 		rec := &ownerRecord{}
 		if rawRec, ok := claims[id]; !ok || json.Unmarshal(rawRec, rec) != nil {
 			rec = nil
 		}
-		o[id] = normalizeRecord(rec, score, platforms)
+		m[id] = normalizeRecord(rec, score, platforms)
 	}
-	return o, true
+	return ownersOf(m), true
 }
 
 // normalizeRecord completes an owner record. An owner without one (a comment of the older

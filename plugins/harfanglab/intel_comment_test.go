@@ -44,7 +44,7 @@ func TestParseCommentLeniently(t *testing.T) {
 			assert.Equal(t, tc.owners, ids, name)
 		}
 		for _, r := range o {
-			assert.NotEmpty(t, r.Via, name)
+			assert.NotEmpty(t, r.rec.Via, name)
 		}
 		if len(ids) > 0 {
 			var d commentDoc
@@ -57,10 +57,10 @@ func TestParseCommentLeniently(t *testing.T) {
 func TestCommentRoundTrip(t *testing.T) {
 	s40, s90 := 40, 90
 	until := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	o := owners{
+	o := ownersOf(map[string]*ownerRecord{
 		"b": {Via: []string{"pattern", "relationship--9"}, Score: &s90, Platforms: []string{"linux"}, Block: true, ValidUntil: &until},
 		"a": {Via: []string{"pattern"}, Score: &s40, Platforms: []string{"windows", "linux"}},
-	}
+	})
 	c := buildComment(o)
 	assert.JSONEq(t, `{"indicator_id":"a","indicator_ids":["a","b"],"indicator_score":90,"indicator_platforms":["linux","windows"],
 		"claims":{"a":{"via":["pattern"],"score":40,"platforms":["windows","linux"]},
@@ -68,7 +68,7 @@ func TestCommentRoundTrip(t *testing.T) {
 	back, ours := parseComment(c)
 	require.True(t, ours)
 	assert.Equal(t, c, buildComment(back), "parse(build(x)) builds the same comment")
-	assert.Equal(t, until, *back["b"].ValidUntil)
+	assert.Equal(t, until, *back.get("b").ValidUntil)
 }
 
 func FuzzParseComment(f *testing.F) {

@@ -34,17 +34,17 @@ func (k iocKey) String() string { return k.typ + ":" + k.value }
 // iocEntry is one IOCRule value: HarfangLab's state as last read or written, and its owners.
 // mu serialises every write to the value.
 //
-// The index holds one per owned value: the booleans sit together so the struct fits the
-// 112-byte allocation class instead of 128.
+// The index holds one per owned value: the status is a byte and sits with the booleans so the
+// struct fits the 112-byte allocation class instead of 128.
 type iocEntry struct {
 	mu  sync.Mutex
 	key iocKey
 
-	id          string // "" when the value is not (or no longer) in HarfangLab
+	id          compactID // "" when the value is not (or no longer) in HarfangLab
 	description string
-	hlStatus    string
 	commentSum  uint64 // hash of the comment HarfangLab holds (the text itself is rebuilt from owners)
 	owners      owners
+	hlStatus    statusCode
 	enabled     bool
 	block       bool
 	foreign     bool // the comment is not ours: never modify or delete
@@ -52,9 +52,8 @@ type iocEntry struct {
 	conflictLogged bool
 }
 
-// internType returns the constant of a known IOC type, and internStatus that of a known
-// hl_status: decoded from JSON, every entry would otherwise hold its own copy of the same few
-// words.
+// internType returns the constant of a known IOC type: decoded from JSON, every entry would
+// otherwise hold its own copy of the same few words (statuses are a statusCode).
 func internType(t string) string {
 	switch t {
 	case intel.TypeDomainName:
@@ -71,16 +70,6 @@ func internType(t string) string {
 	return t
 }
 
-func internStatus(s string) string {
-	switch s {
-	case "stable":
-		return "stable"
-	case "testing":
-		return "testing"
-	}
-	return s
-}
-
 // iocRule is the IOCRule object as HarfangLab serialises it (fields the output uses).
 type iocRule struct {
 	ID           string `json:"id"`
@@ -95,13 +84,13 @@ type iocRule struct {
 
 // reset forgets HarfangLab's copy: the value is not in the list (the lock is kept).
 func (e *iocEntry) reset() {
-	e.id, e.enabled, e.block, e.description, e.hlStatus, e.commentSum, e.foreign = "", false, false, "", "", 0, false
+	e.id, e.enabled, e.block, e.description, e.hlStatus, e.commentSum, e.foreign = "", false, false, "", 0, 0, false
 	e.owners = owners{}
 }
 
 func (e *iocEntry) load(r iocRule) {
-	e.id, e.enabled, e.block = r.ID, r.Enabled, r.BlockOnAgent
-	e.description, e.hlStatus, e.commentSum = r.Description, internStatus(r.HLStatus), commentSum(r.Comment)
+	e.id, e.enabled, e.block = compactOf(r.ID), r.Enabled, r.BlockOnAgent
+	e.description, e.hlStatus, e.commentSum = r.Description, statusOf(r.HLStatus), commentSum(r.Comment)
 	o, ours := parseComment(r.Comment)
 	e.foreign = !ours
 	if o == nil {
@@ -183,18 +172,39 @@ type claimState struct {
 }
 
 // ownerState is everything known about one owner indicator. mu serialises its changes.
-// The booleans sit together so the struct fits the 96-byte allocation class instead of 112.
+// The index holds one per indicator: the booleans sit together and the rarely used maps hang
+// from one pointer so the struct fits the 80-byte allocation class instead of 96.
 type ownerState struct {
 	mu          sync.Mutex
 	id          string
-	validUntil  *time.Time               // expiry instant (from changes or comments)
-	info        *ownerRecord             // owner-level fields of its latest live pattern change
-	claims      []*claimState            // usually one (the pattern): a slice costs far less than a map
-	dormant     map[string]*intel.Change // relationship claims suspended while the owner is dead
-	rules       map[string]*ruleEntry    // by rule kind
+	validUntil  *time.Time    // expiry instant (from changes or comments)
+	info        *ownerRecord  // owner-level fields of its latest live pattern change
+	claims      []*claimState // usually one (the pattern): a slice costs far less than a map
+	extra       *ownerExtra   // nil until the owner has a dormant claim or a rule
 	expiring    atomic.Bool
 	dead        bool // its pattern claim went not-live in this process
 	patternSeen bool // a pattern change of it was applied in this process
+}
+
+// ownerExtra is what few owners have.
+type ownerExtra struct {
+	dormant map[string]*intel.Change // relationship claims suspended while the owner is dead
+	rules   map[string]*ruleEntry    // by rule kind
+}
+
+// dormant and rules return the owner's maps, nil (read-only empty) when it has none.
+func (s *ownerState) dormant() map[string]*intel.Change {
+	if s.extra == nil {
+		return nil
+	}
+	return s.extra.dormant
+}
+
+func (s *ownerState) rules() map[string]*ruleEntry {
+	if s.extra == nil {
+		return nil
+	}
+	return s.extra.rules
 }
 
 // newOwnerState builds an empty owner: dormant claims and rules are rare, and their maps are
@@ -219,17 +229,23 @@ func (s *ownerState) dropClaim(via string) {
 }
 
 func (s *ownerState) setDormant(via string, c *intel.Change) {
-	if s.dormant == nil {
-		s.dormant = map[string]*intel.Change{}
+	if s.extra == nil {
+		s.extra = &ownerExtra{}
 	}
-	s.dormant[via] = c
+	if s.extra.dormant == nil {
+		s.extra.dormant = map[string]*intel.Change{}
+	}
+	s.extra.dormant[via] = c
 }
 
 func (s *ownerState) setRule(kind string, r *ruleEntry) {
-	if s.rules == nil {
-		s.rules = map[string]*ruleEntry{}
+	if s.extra == nil {
+		s.extra = &ownerExtra{}
 	}
-	s.rules[kind] = r
+	if s.extra.rules == nil {
+		s.extra.rules = map[string]*ruleEntry{}
+	}
+	s.extra.rules[kind] = r
 }
 
 func (s *ownerState) claim(via string) *claimState {
@@ -251,7 +267,7 @@ func (s *ownerState) holdsAnything() bool {
 			return true
 		}
 	}
-	for _, r := range s.rules {
+	for _, r := range s.rules() {
 		if r.live() {
 			return true
 		}
@@ -358,8 +374,9 @@ func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err erro
 		}
 		ix.entries[k] = e
 		ix.live.Add(1)
-		for id, rec := range e.owners {
-			s := ix.ownerNoLock(id)
+		for _, c := range e.owners {
+			rec := c.rec
+			s := ix.ownerNoLock(c.id)
 			for _, via := range rec.Via {
 				s.claim(via).values.add(k)
 			}
@@ -403,7 +420,7 @@ func (ix *index) loadRules(ctx context.Context, c *Client, kind, path, sourceID 
 		e.holders = []ruleHolder{{owner: owner, base: base, validUntil: until}}
 		ix.rules[key] = e
 		s := ix.ownerNoLock(owner)
-		if prev := s.rules[kind]; prev != nil { // the owner's older entry (another Sigma id)
+		if prev := s.rules()[kind]; prev != nil { // the owner's older entry (another Sigma id)
 			prev.dups = append(prev.dups, r.ID)
 			delete(ix.rules, key)
 			return nil

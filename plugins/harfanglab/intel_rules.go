@@ -86,7 +86,7 @@ type ruleWant struct{ name, content, hlStatus string }
 func (o *intelOutput) applyRules(ctx context.Context, ix *index, s *ownerState, c *intel.Change) error {
 	var errs []error
 	for _, kind := range []string{intel.RuleSigma, intel.RuleYara} {
-		cur := s.rules[kind]
+		cur := s.rules()[kind]
 		// Scale-out: rules are sharded by their key, so one writer handles a shared Sigma rule.
 		wanted := c != nil && c.Rule.Kind == kind && o.shard.owns(ruleKey(kind, s.id, c.Rule.Content))
 		var err error
@@ -105,7 +105,7 @@ func (o *intelOutput) applyRules(ctx context.Context, ix *index, s *ownerState, 
 
 func (o *intelOutput) upsertRule(ctx context.Context, ix *index, s *ownerState, kind string, c *intel.Change) error {
 	key := ruleKey(kind, s.id, c.Rule.Content)
-	if cur := s.rules[kind]; cur != nil && cur.key != key { // another rule now (new Sigma id)
+	if cur := s.rules()[kind]; cur != nil && cur.key != key { // another rule now (new Sigma id)
 		if err := o.releaseRule(ctx, ix, s, cur); err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func (o *intelOutput) upsertRule(ctx context.Context, ix *index, s *ownerState, 
 	if err != nil && e.id == "" && !IsAuthFailure(err) && !IsTransient(err) {
 		// Refused for good: the owner does not hold it (its next change tries again).
 		e.release(s.id)
-		delete(s.rules, kind)
+		delete(s.rules(), kind)
 	}
 	return err
 }

@@ -81,7 +81,7 @@ func (o *intelOutput) releaseRule(ctx context.Context, ix *index, s *ownerState,
 		return err
 	}
 	e.release(s.id)
-	delete(s.rules, e.kind)
+	delete(s.rules(), e.kind)
 	switch {
 	case e.id == "":
 		return nil

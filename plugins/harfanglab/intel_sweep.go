@@ -208,12 +208,10 @@ func (o *intelOutput) sweepEntry(ctx context.Context, ix *index, e *iocEntry, st
 		if e.foreign {
 			return nil
 		}
-		next := e.owners.clone()
-		for id := range e.owners {
-			if _, ok := staleIDs[id]; ok {
-				delete(next, id)
-			}
-		}
+		next := e.owners.without(func(id string) bool {
+			_, ok := staleIDs[id]
+			return ok
+		})
 		if len(next) == len(e.owners) {
 			return nil
 		}
@@ -236,7 +234,7 @@ func (s *ownerState) heldEntries() int {
 	for _, c := range s.claims {
 		n += c.values.len()
 	}
-	for _, r := range s.rules {
+	for _, r := range s.rules() {
 		if r.id != "" && r.enabled {
 			n++
 		}
@@ -262,8 +260,8 @@ func (ix *index) sweepImpact(staleIDs map[string]struct{}, stale []*ownerState) 
 		if e.id != "" && e.enabled && !e.foreign && len(e.owners) > 0 {
 			enabled++
 			all := true
-			for id := range e.owners {
-				if _, ok := staleIDs[id]; !ok {
+			for _, c := range e.owners {
+				if _, ok := staleIDs[c.id]; !ok {
 					all = false
 					break
 				}
@@ -280,7 +278,7 @@ func (ix *index) sweepImpact(staleIDs map[string]struct{}, stale []*ownerState) 
 	}
 	for _, s := range owners {
 		s.mu.Lock()
-		for _, r := range s.rules {
+		for _, r := range s.rules() {
 			if r.id != "" && r.enabled {
 				enabled++
 				if isStale[s] {

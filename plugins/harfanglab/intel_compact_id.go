@@ -1,0 +1,124 @@
+package harfanglab
+
+import (
+	"encoding/hex"
+	"strings"
+	"sync"
+)
+
+// compactID is the HarfangLab id of an IOC entry as the index keeps it. HarfangLab answers
+// UUIDs: in canonical form (36 characters, a 48-byte allocation) the index would spend more on
+// the id than on the value; kept as its 16 bytes behind a marker (a 24-byte allocation) it
+// costs half. Any other id is kept as written (behind a marker if it could be mistaken for a
+// compact one), so an id not in UUID form works as before.
+type compactID string
+
+const (
+	compactUUID    = '\x00'
+	compactLiteral = '\x01'
+)
+
+func compactOf(s string) compactID {
+	if b, ok := uuidBytes(s); ok {
+		return compactID(string(compactUUID) + string(b[:]))
+	}
+	if s != "" && (s[0] == compactUUID || s[0] == compactLiteral) {
+		return compactID(string(compactLiteral) + s)
+	}
+	return compactID(s)
+}
+
+// String is the id as HarfangLab wrote it.
+func (c compactID) String() string {
+	switch {
+	case len(c) == 17 && c[0] == compactUUID:
+		var out [36]byte
+		hex.Encode(out[0:8], []byte(c[1:5]))
+		out[8] = '-'
+		hex.Encode(out[9:13], []byte(c[5:7]))
+		out[13] = '-'
+		hex.Encode(out[14:18], []byte(c[7:9]))
+		out[18] = '-'
+		hex.Encode(out[19:23], []byte(c[9:11]))
+		out[23] = '-'
+		hex.Encode(out[24:36], []byte(c[11:17]))
+		return string(out[:])
+	case len(c) > 0 && c[0] == compactLiteral:
+		return string(c[1:])
+	}
+	return string(c)
+}
+
+// uuidBytes decodes a canonical lower-case UUID (the only form re-encoded identically).
+func uuidBytes(s string) (b [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return b, false
+	}
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i--
+			continue
+		}
+		hi, ok1 := lowerHex(s[i])
+		lo, ok2 := lowerHex(s[i+1])
+		if !ok1 || !ok2 {
+			return b, false
+		}
+		b[j] = hi<<4 | lo
+		j++
+	}
+	return b, true
+}
+
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// statusCode is an hl_status (or a rule maturity) as the index keeps it: one byte naming an
+// entry of a process-wide table, instead of a 16-byte string header in every entry and record.
+// HarfangLab's statuses are an enum of three words; past 255 distinct ones (a server answering
+// garbage) a new one reads back as "" and is rewritten to the default like a missing one.
+type statusCode uint8
+
+var statuses = struct {
+	sync.RWMutex
+	names []string
+	codes map[string]statusCode
+}{
+	names: []string{"", "stable", "testing", "experimental"},
+	codes: map[string]statusCode{"": 0, "stable": 1, "testing": 2, "experimental": 3},
+}
+
+func statusOf(s string) statusCode {
+	statuses.RLock()
+	c, ok := statuses.codes[s]
+	statuses.RUnlock()
+	if ok {
+		return c
+	}
+	statuses.Lock()
+	defer statuses.Unlock()
+	if c, ok := statuses.codes[s]; ok {
+		return c
+	}
+	if len(statuses.names) > 255 {
+		return 0
+	}
+	c = statusCode(len(statuses.names))
+	statuses.names = append(statuses.names, strings.Clone(s))
+	statuses.codes[statuses.names[c]] = c
+	return c
+}
+
+func (c statusCode) String() string {
+	statuses.RLock()
+	defer statuses.RUnlock()
+	return statuses.names[c]
+}

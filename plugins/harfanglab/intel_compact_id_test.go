@@ -1,0 +1,41 @@
+package harfanglab
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// Every id comes back exactly as HarfangLab wrote it; canonical UUIDs take 17 bytes.
+func TestCompactIDRoundTrip(t *testing.T) {
+	for _, s := range []string{
+		"", "42", "0f8fad5b-d9cb-469f-a165-70867728950e", "0F8FAD5B-D9CB-469F-A165-70867728950E",
+		"0f8fad5b-d9cb-469f-a165-70867728950", "0f8fad5bxd9cb-469f-a165-70867728950e",
+		"\x00abcdefghijklmnop", "\x01x", "not-a-uuid-at-all-but-36-chars-long!",
+	} {
+		c := compactOf(s)
+		assert.Equal(t, s, c.String(), "%q", s)
+		assert.Equal(t, s == "", c == "", "%q", s)
+	}
+	assert.Len(t, string(compactOf("0f8fad5b-d9cb-469f-a165-70867728950e")), 17)
+}
+
+func FuzzCompactID(f *testing.F) {
+	f.Add("0f8fad5b-d9cb-469f-a165-70867728950e")
+	f.Add("\x00")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got := compactOf(s).String(); got != s {
+			t.Fatalf("%q came back as %q", s, got)
+		}
+	})
+}
+
+// A status reads back as written, and the same word always gets the same code.
+func TestStatusCode(t *testing.T) {
+	for _, s := range []string{"", "stable", "testing", "experimental", "something-new"} {
+		c := statusOf(s)
+		assert.Equal(t, s, c.String())
+		assert.Equal(t, c, statusOf(s))
+	}
+	assert.Equal(t, statusCode(0), statusOf(""))
+}
