@@ -59,7 +59,7 @@ func sameRecord(a, b *ownerRecord) bool {
 		a.description == b.description && a.maturity == b.maturity &&
 		slices.Equal(a.Via, b.Via) && slices.Equal(a.Platforms, b.Platforms) &&
 		(a.Score == b.Score || a.Score != nil && b.Score != nil && *a.Score == *b.Score) &&
-		(a.ValidUntil == b.ValidUntil || a.ValidUntil != nil && b.ValidUntil != nil && *a.ValidUntil == *b.ValidUntil)
+		(a.ValidUntil == b.ValidUntil || a.ValidUntil != nil && b.ValidUntil != nil && a.ValidUntil.Equal(*b.ValidUntil))
 }
 
 // ownerClaim is one owner of a value and its record.
