@@ -251,7 +251,7 @@ func (in *alertsInput) threatMessage(ctx context.Context, it listItem) (*service
 		// At most maxThreatAlerts are kept, so paging never nears the result window even
 		// for a threat grouping tens of thousands of events.
 		q.Set("limit", strconv.Itoa(min(in.conf.pageSize, maxThreatAlerts)))
-		err := in.client.List(ctx, pathAlerts, q, func(raw json.RawMessage) error {
+		err := in.client.List(ctx, PathAlerts, q, func(raw json.RawMessage) error {
 			if len(body.Alerts) >= maxThreatAlerts {
 				return errEnough
 			}
@@ -262,7 +262,7 @@ func (in *alertsInput) threatMessage(ctx context.Context, it listItem) (*service
 			return nil, fmt.Errorf("listing the alerts of threat %s: %w", it.id, err)
 		}
 		var note json.RawMessage
-		err = in.client.Get(ctx, pathThreats+url.PathEscape(it.id)+"/note/", nil, &note)
+		err = in.client.Get(ctx, PathThreats+url.PathEscape(it.id)+"/note/", nil, &note)
 		var apiErr *APIError
 		switch {
 		case errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound:

@@ -93,7 +93,7 @@ func TestPagerSharedTimestampsAcrossPages(t *testing.T) {
 	for i := range 69 {
 		f.objs[fmt.Sprintf("a%03d", i)] = t0.Add(time.Duration(i/23)*time.Second + time.Duration(i%23/3)*time.Millisecond)
 	}
-	p := newPager(pathAlerts, apiLastUpdate, nil, 5, streamCursor{Since: t0.Add(-time.Hour)})
+	p := newPager(PathAlerts, apiLastUpdate, nil, 5, streamCursor{Since: t0.Add(-time.Hour)})
 	got := f.poll(t, p, nil)
 	assert.Len(t, got, 69)
 	assert.Len(t, uniq(got), 69, "no object read twice")
@@ -115,7 +115,7 @@ func TestPagerStatusChangesDuringAPollSkipNothing(t *testing.T) {
 	for i := range 40 {
 		f.objs[fmt.Sprintf("b%03d", i)] = t0 // all at one instant
 	}
-	p := newPager(pathAlerts, apiLastUpdate, nil, 10, streamCursor{Since: t0})
+	p := newPager(PathAlerts, apiLastUpdate, nil, 10, streamCursor{Since: t0})
 	moved := 0
 	got := f.poll(t, p, func(page int) {
 		// Between pages an analyst closes two alerts already read: they leave the block.
@@ -149,7 +149,7 @@ func TestPagerCrowdedSecondBeyondTheResultWindow(t *testing.T) {
 	filters := url.Values{"status": {"new,investigating"}, "alert_type": {"sigma,yara,ioc"}}
 	var truncated []string
 	mk := func(from streamCursor) *pager {
-		p := newPager(pathAlerts, apiLastUpdate, filters, 500, from)
+		p := newPager(PathAlerts, apiLastUpdate, filters, 500, from)
 		p.truncated = func(s time.Time, slice url.Values) { truncated = append(truncated, slice.Encode()) }
 		return p
 	}
@@ -187,7 +187,7 @@ func TestPagerCrowdedSecondBeyondTheResultWindow(t *testing.T) {
 }
 
 func TestPagerMalformedObjectsReportedOnce(t *testing.T) {
-	p := newPager(pathAlerts, apiLastUpdate, nil, 10, streamCursor{Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	p := newPager(PathAlerts, apiLastUpdate, nil, 10, streamCursor{Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 	page := []json.RawMessage{
 		json.RawMessage(`"just a string"`),
 		json.RawMessage(`{"msg":"no id"}`),

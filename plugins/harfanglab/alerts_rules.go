@@ -284,7 +284,7 @@ func (r *ruleResolver) lookupIOC(ctx context.Context, typ, value string) (ruleMa
 		values = append(values, low) // the intel output lower-cases hashes and domain names
 	}
 	for _, v := range values {
-		rules, err := r.list(ctx, pathIOCRule, url.Values{"value__exact": {v}})
+		rules, err := r.list(ctx, PathIOCRule, url.Values{"value__exact": {v}})
 		if err != nil {
 			return ruleMatch{}, err
 		}
@@ -302,7 +302,7 @@ func (r *ruleResolver) lookupIOC(ctx context.Context, typ, value string) (ruleMa
 			}
 		}
 		if len(exact) > 0 {
-			return r.pick(ctx, pathIOCSource, exact)
+			return r.pick(ctx, PathIOCSource, exact)
 		}
 	}
 	return ruleMatch{}, nil
@@ -310,7 +310,7 @@ func (r *ruleResolver) lookupIOC(ctx context.Context, typ, value string) (ruleMa
 
 func (r *ruleResolver) lookupSigma(ctx context.Context, name string) (ruleMatch, error) {
 	for _, field := range []string{"rule_name__exact", "name__exact"} {
-		rules, err := r.list(ctx, pathSigmaRule, url.Values{field: {name}})
+		rules, err := r.list(ctx, PathSigmaRule, url.Values{field: {name}})
 		if err != nil {
 			return ruleMatch{}, err
 		}
@@ -321,7 +321,7 @@ func (r *ruleResolver) lookupSigma(ctx context.Context, name string) (ruleMatch,
 			}
 		}
 		if len(exact) > 0 {
-			return r.pick(ctx, pathSigmaSource, exact)
+			return r.pick(ctx, PathSigmaSource, exact)
 		}
 	}
 	return ruleMatch{}, nil
@@ -329,7 +329,7 @@ func (r *ruleResolver) lookupSigma(ctx context.Context, name string) (ruleMatch,
 
 func (r *ruleResolver) lookupYara(ctx context.Context, tokens []string) (ruleMatch, error) {
 	for _, tok := range tokens {
-		rules, err := r.list(ctx, pathYaraFile, url.Values{"name__exact": {tok}})
+		rules, err := r.list(ctx, PathYaraFile, url.Values{"name__exact": {tok}})
 		if err != nil {
 			return ruleMatch{}, err
 		}
@@ -340,12 +340,12 @@ func (r *ruleResolver) lookupYara(ctx context.Context, tokens []string) (ruleMat
 			}
 		}
 		if len(exact) > 0 {
-			return r.pick(ctx, pathYaraSource, exact)
+			return r.pick(ctx, PathYaraSource, exact)
 		}
 	}
 	// No file of that name: a token may be a rule inside a file.
 	for _, tok := range tokens {
-		rules, err := r.list(ctx, pathYaraFile, url.Values{"search": {tok}})
+		rules, err := r.list(ctx, PathYaraFile, url.Values{"search": {tok}})
 		if err != nil {
 			return ruleMatch{}, err
 		}
@@ -359,7 +359,7 @@ func (r *ruleResolver) lookupYara(ctx context.Context, tokens []string) (ruleMat
 			}
 		}
 		if len(exact) > 0 {
-			return r.pick(ctx, pathYaraSource, exact)
+			return r.pick(ctx, PathYaraSource, exact)
 		}
 	}
 	return ruleMatch{}, nil

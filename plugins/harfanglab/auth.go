@@ -42,7 +42,7 @@ func (o *intelOutput) reconnectAuth(ctx context.Context) error {
 		return ctx.Err()
 	}
 	q := url.Values{"name__exact": {o.sourceListName}, "limit": {"1"}}
-	if err := o.client.Get(ctx, pathIOCSource, q, nil); err != nil {
+	if err := o.client.Get(ctx, PathIOCSource, q, nil); err != nil {
 		if IsAuthFailure(err) {
 			return authError(err)
 		}

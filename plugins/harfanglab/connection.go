@@ -12,13 +12,13 @@ import (
 // ConnectionTest implements service.ConnectionTestable: one cheap authenticated read of the
 // IOC sources, so Benthos tooling can verify URL, TLS and token without running the pipeline.
 func (o *intelOutput) ConnectionTest(ctx context.Context) service.ConnectionTestResults {
-	return probe(ctx, o.client, pathIOCSource)
+	return probe(ctx, o.client, PathIOCSource)
 }
 
 // ConnectionTest implements service.ConnectionTestable: one cheap authenticated read of the
 // security events.
 func (in *alertsInput) ConnectionTest(ctx context.Context) service.ConnectionTestResults {
-	return probe(ctx, in.client, pathAlerts)
+	return probe(ctx, in.client, PathAlerts)
 }
 
 // probe reads one item of path. The error names the endpoint and status (never the token).

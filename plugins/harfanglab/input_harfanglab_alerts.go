@@ -413,12 +413,12 @@ func (in *alertsInput) newPasses(st cursorState) []*pass {
 		}
 		return &pass{name: name, kind: kind, p: p, cp: checkpoint.NewCapped[streamCursor](capacity)}
 	}
-	created := mk(passCreated, detection.KindAlert, pathAlerts, apiAlertTime, in.alertFilters())
-	updated := mk(passUpdated, detection.KindAlert, pathAlerts, apiLastUpdate, in.alertFilters())
+	created := mk(passCreated, detection.KindAlert, PathAlerts, apiAlertTime, in.alertFilters())
+	updated := mk(passUpdated, detection.KindAlert, PathAlerts, apiLastUpdate, in.alertFilters())
 	updated.p.reportBad = false // the new-alerts pass reports malformed alerts
 	passes := []*pass{created, updated}
 	if in.conf.threats {
-		passes = append(passes, mk(passThreats, detection.KindThreat, pathThreats, apiLastUpdate, nil))
+		passes = append(passes, mk(passThreats, detection.KindThreat, PathThreats, apiLastUpdate, nil))
 	}
 	return passes
 }
@@ -442,7 +442,7 @@ func (in *alertsInput) Connect(ctx context.Context) error {
 	var probe struct {
 		Count int `json:"count"`
 	}
-	if err := in.client.Get(ctx, pathAlerts, url.Values{"limit": {"1"}}, &probe); err != nil {
+	if err := in.client.Get(ctx, PathAlerts, url.Values{"limit": {"1"}}, &probe); err != nil {
 		if IsAuthFailure(err) {
 			return authError(err)
 		}

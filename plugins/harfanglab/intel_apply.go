@@ -436,7 +436,7 @@ func (o *intelOutput) reread(ctx context.Context, ix *index, e *iocEntry) error 
 		Results []iocRule `json:"results"`
 	}
 	q := url.Values{"source_id": {ix.iocSource}, "type": {e.key.typ}, "value__exact": {e.key.value}, "limit": {"10"}}
-	if err := o.withSlot(ctx, func() error { return o.client.Get(ctx, pathIOCRule, q, &p) }); err != nil {
+	if err := o.withSlot(ctx, func() error { return o.client.Get(ctx, PathIOCRule, q, &p) }); err != nil {
 		return fmt.Errorf("re-reading %s: %w", e.key, err)
 	}
 	had := e.id != ""
@@ -505,7 +505,7 @@ func (o *intelOutput) writeIOC(ctx context.Context, ix *index, e *iocEntry, next
 	case e.id == "":
 		return o.createIOC(ctx, ix, e, d, next)
 	case !d.live && o.removeIndicator:
-		err := o.do(ctx, "delete", e.key.String(), func() error { return o.client.Delete(ctx, pathIOCRule+e.id.String()) })
+		err := o.do(ctx, "delete", e.key.String(), func() error { return o.client.Delete(ctx, PathIOCRule+e.id.String()) })
 		if err != nil && !IsNotFound(err) {
 			return o.classify(err)
 		}
@@ -528,7 +528,7 @@ func (o *intelOutput) createIOC(ctx context.Context, ix *index, e *iocEntry, d d
 		body["hl_local_testing_status"] = "in_progress"
 	}
 	var created iocRule
-	err := o.do(ctx, "create", e.key.String(), func() error { return o.client.Post(ctx, pathIOCRule, body, &created) })
+	err := o.do(ctx, "create", e.key.String(), func() error { return o.client.Post(ctx, PathIOCRule, body, &created) })
 	if IsDuplicate(err) {
 		return errReread
 	}
@@ -576,7 +576,7 @@ func (o *intelOutput) patchIOC(ctx context.Context, e *iocEntry, d desired, next
 	if !d.live {
 		op = "disable"
 	}
-	err := o.do(ctx, op, e.key.String(), func() error { return o.client.Patch(ctx, pathIOCRule+e.id.String(), patch, nil) })
+	err := o.do(ctx, op, e.key.String(), func() error { return o.client.Patch(ctx, PathIOCRule+e.id.String(), patch, nil) })
 	if IsNotFound(err) {
 		return errReread
 	}

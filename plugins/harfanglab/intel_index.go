@@ -362,7 +362,7 @@ func findSource(ctx context.Context, c *Client, path, name string) (string, erro
 
 // loadIOCs fills the index with every IOC rule of the IOC list.
 func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err error) {
-	err = ListOf(ctx, c, pathIOCRule, url.Values{"source_id": {ix.iocSource}}, func(r iocRule) error {
+	err = ListOf(ctx, c, PathIOCRule, url.Values{"source_id": {ix.iocSource}}, func(r iocRule) error {
 		k := iocKey{internType(r.Type), r.Value}
 		if !ix.shard.owns(k.String()) {
 			return nil

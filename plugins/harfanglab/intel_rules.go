@@ -17,9 +17,9 @@ const maxRuleNameLen = 100
 
 func rulePath(kind string) string {
 	if kind == intel.RuleSigma {
-		return pathSigmaRule
+		return PathSigmaRule
 	}
-	return pathYaraFile
+	return PathYaraFile
 }
 
 func (ix *index) ruleSource(kind string) string {
@@ -212,7 +212,7 @@ func (o *intelOutput) adoptDuplicate(ctx context.Context, ix *index, e *ruleEntr
 		ix.live.Add(1)
 		return o.updateRule(ctx, ix, e, want)
 	}
-	list := o.sourceName(ctx, pathSigmaSource, holder.SourceID)
+	list := o.sourceName(ctx, PathSigmaSource, holder.SourceID)
 	o.m.conflicts.Incr(1)
 	o.log.Warnf("Sigma rule %s (%q) already exists in HarfangLab list %q as %q: HarfangLab refuses a second copy (%s); left untouched", sid, want.name, list, holder.Name, refusal)
 	return &permanentError{fmt.Errorf("the Sigma rule id %s already exists in HarfangLab list %q (rule %q, not ours): %s", sid, list, holder.Name, refusal)}
@@ -222,7 +222,7 @@ func (o *intelOutput) adoptDuplicate(ctx context.Context, ix *index, e *ruleEntr
 func (o *intelOutput) findSigmaID(ctx context.Context, sid string) (*ruleObject, error) {
 	var found *ruleObject
 	err := o.withSlot(ctx, func() error {
-		return ListOf(ctx, o.client, pathSigmaRule, url.Values{"search": {sid}}, func(r ruleObject) error {
+		return ListOf(ctx, o.client, PathSigmaRule, url.Values{"search": {sid}}, func(r ruleObject) error {
 			if found == nil && sigmaRuleID(r.Content) == sid {
 				found = &r
 			}

@@ -244,7 +244,7 @@ func (o *intelOutput) load(ctx context.Context) error {
 	for _, l := range []struct {
 		path string
 		id   *string
-	}{{pathIOCSource, &ix.iocSource}, {pathSigmaSource, &ix.sigmaSource}, {pathYaraSource, &ix.yaraSource}} {
+	}{{PathIOCSource, &ix.iocSource}, {PathSigmaSource, &ix.sigmaSource}, {PathYaraSource, &ix.yaraSource}} {
 		if *l.id, err = o.findOrCreateSource(ctx, l.path); err != nil {
 			return err
 		}
@@ -258,7 +258,7 @@ func (o *intelOutput) load(ctx context.Context) error {
 		foreign += n
 	}
 	for _, r := range []struct{ kind, path, source string }{
-		{intel.RuleSigma, pathSigmaRule, ix.sigmaSource}, {intel.RuleYara, pathYaraFile, ix.yaraSource},
+		{intel.RuleSigma, PathSigmaRule, ix.sigmaSource}, {intel.RuleYara, PathYaraFile, ix.yaraSource},
 	} {
 		if r.source == "" {
 			continue

@@ -363,7 +363,7 @@ func TestIntelDuplicateAnswerIsResolvedByRereading(t *testing.T) {
 	assert.Len(t, f.sim.IOCs(list), 1)
 	// And an entry deleted behind our back is created again.
 	for _, r := range f.sim.IOCs(list) {
-		require.NoError(t, o.client.Delete(t.Context(), pathIOCRule+r.ID))
+		require.NoError(t, o.client.Delete(t.Context(), PathIOCRule+r.ID))
 	}
 	mustWrite(t, o, pattern("A", "2-0", 60, ioc("domain_name", "race.com")))
 	assert.Equal(t, map[string]string{"race.com": "enabled A"}, f.state(), "B's claim went with the deleted entry")
@@ -474,7 +474,7 @@ func answerLosingProxy(t *testing.T, sim *hlsim.Server, lose ...string) string {
 func TestIntelLostAnswersNeverDuplicate(t *testing.T) {
 	f := newIntelFixture(t)
 	f.output("") // creates the lists
-	f.url = answerLosingProxy(t, f.sim, "/api/data/"+pathIOCRule, "/api/data/"+pathSigmaRule)
+	f.url = answerLosingProxy(t, f.sim, "/api/data/"+PathIOCRule, "/api/data/"+PathSigmaRule)
 	o := f.output("")
 	w0 := f.sim.WriteCount()
 	mustWrite(t, o, pattern("A", "1-0", 50, ioc("domain_name", "lost.com")))

@@ -1,15 +1,16 @@
 package harfanglab
 
 // Every HarfangLab endpoint the product calls, relative to apiPrefix (/api/data/). One list, so
-// the intel output, the alerts input and the check command can never disagree on a path.
+// the intel output, the alerts input and the `check` command (which probes exactly these) can
+// never disagree on a path.
 const (
-	pathAlerts  = "alert/alert/Alert/"
-	pathThreats = "alert/alert/Threat/"
+	PathAlerts  = "alert/alert/Alert/"
+	PathThreats = "alert/alert/Threat/"
 
-	pathIOCSource   = "threat_intelligence/IOCSource/"
-	pathSigmaSource = "threat_intelligence/SigmaSource/"
-	pathYaraSource  = "threat_intelligence/YaraSource/"
-	pathIOCRule     = "threat_intelligence/IOCRule/"
-	pathSigmaRule   = "threat_intelligence/SigmaRule/"
-	pathYaraFile    = "threat_intelligence/YaraFile/"
+	PathIOCSource   = "threat_intelligence/IOCSource/"
+	PathSigmaSource = "threat_intelligence/SigmaSource/"
+	PathYaraSource  = "threat_intelligence/YaraSource/"
+	PathIOCRule     = "threat_intelligence/IOCRule/"
+	PathSigmaRule   = "threat_intelligence/SigmaRule/"
+	PathYaraFile    = "threat_intelligence/YaraFile/"
 )

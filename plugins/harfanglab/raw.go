@@ -7,19 +7,6 @@ import (
 	"strings"
 )
 
-// Exported endpoint paths (relative to {URL}/api/data/), for the `check` command, so it probes
-// exactly what the components call.
-const (
-	PathAlerts      = pathAlerts
-	PathThreats     = pathThreats
-	PathIOCSource   = pathIOCSource
-	PathSigmaSource = pathSigmaSource
-	PathYaraSource  = pathYaraSource
-	PathIOCRule     = pathIOCRule
-	PathSigmaRule   = pathSigmaRule
-	PathYaraFile    = pathYaraFile
-)
-
 // Raw sends one request (a single attempt, no retry) and returns HarfangLab's answer as it is,
 // whatever its status: the `check` command reports what a console answered, not what the
 // components make of it. path is relative to {URL}/api/data/; the trailing slash is ensured.
