@@ -45,6 +45,15 @@ var (
 // the XSOAR integration and the SDK).
 var evidencedTimeFormat = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$`)
 
+// refusedQuery is strictQueryErrors on a strict console, nil on a lenient one. The caller holds
+// s.mu.
+func (s *Server) refusedQuery(q url.Values, orderings, timeFields []string) map[string][]string {
+	if s.lenient {
+		return nil
+	}
+	return strictQueryErrors(q, orderings, timeFields)
+}
+
 // strictQueryErrors answers, as DRF/django-filter would, the ordering or time-filter values
 // that are not evidenced as accepted by a real console (nil when the query is fine).
 func strictQueryErrors(q url.Values, orderings, timeFields []string) map[string][]string {
@@ -306,12 +315,10 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	st := s.alerts
 	st.queries = append(st.queries, "Alert/?"+r.URL.RawQuery)
-	if !s.lenient {
-		if bad := strictQueryErrors(q, alertOrderings, alertTimeFields); bad != nil {
-			s.mu.Unlock()
-			writeJSON(w, http.StatusBadRequest, bad)
-			return
-		}
+	if bad := s.refusedQuery(q, alertOrderings, alertTimeFields); bad != nil {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusBadRequest, bad)
+		return
 	}
 	matched, inOrder := st.matchAlerts(q)
 	page, err := paginate(r, matched, q, inOrder, s.window())
@@ -403,12 +410,10 @@ func (s *Server) listThreats(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.mu.Lock()
 	s.alerts.queries = append(s.alerts.queries, "Threat/?"+r.URL.RawQuery)
-	if !s.lenient {
-		if bad := strictQueryErrors(q, threatOrderings, threatTimeFields); bad != nil {
-			s.mu.Unlock()
-			writeJSON(w, http.StatusBadRequest, bad)
-			return
-		}
+	if bad := s.refusedQuery(q, threatOrderings, threatTimeFields); bad != nil {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusBadRequest, bad)
+		return
 	}
 	var matched []map[string]any
 	for _, t := range s.alerts.threats {
@@ -422,22 +427,21 @@ func (s *Server) listThreats(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	i, ok := s.alerts.alertIndex[r.PathValue("id")]
-	var body []byte
-	if ok {
-		body, _ = json.Marshal(s.alerts.alerts[i])
-	}
-	s.mu.Unlock()
-	writeFound(w, ok, body)
+	s.getIndexed(w, r, func() (map[string]int, []map[string]any) { return s.alerts.alertIndex, s.alerts.alerts })
 }
 
 func (s *Server) getThreat(w http.ResponseWriter, r *http.Request) {
+	s.getIndexed(w, r, func() (map[string]int, []map[string]any) { return s.alerts.threatIndex, s.alerts.threats })
+}
+
+// getIndexed answers one object of a store by its id; store is read under s.mu.
+func (s *Server) getIndexed(w http.ResponseWriter, r *http.Request, store func() (map[string]int, []map[string]any)) {
 	s.mu.Lock()
-	i, ok := s.alerts.threatIndex[r.PathValue("id")]
+	index, objs := store()
+	i, ok := index[r.PathValue("id")]
 	var body []byte
 	if ok {
-		body, _ = json.Marshal(s.alerts.threats[i])
+		body, _ = json.Marshal(objs[i])
 	}
 	s.mu.Unlock()
 	writeFound(w, ok, body)
