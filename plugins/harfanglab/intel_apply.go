@@ -155,7 +155,7 @@ func (o *intelOutput) aliases(ix *index, c *intel.Change) []string {
 	defer ix.mu.Unlock()
 	for _, id := range c.StixIDs {
 		if id != "" && id != c.Owner {
-			if _, ok := ix.owners[id]; ok {
+			if ix.owners.get(id) != nil {
 				out = append(out, id)
 			}
 		}

@@ -281,14 +281,18 @@ type index struct {
 	shard                              shard // entries of other writers are not loaded
 
 	mu      sync.Mutex
-	entries map[iocKey]*iocEntry
-	owners  map[string]*ownerState
+	entries table[iocKey, iocEntry]
+	owners  table[string, ownerState]
 	rules   map[string]*ruleEntry // by ruleKey
 	live    atomic.Int64          // entries present in HarfangLab
 }
 
 func newIndex() *index {
-	return &index{entries: map[iocKey]*iocEntry{}, owners: map[string]*ownerState{}, rules: map[string]*ruleEntry{}}
+	return &index{
+		entries: newTable(func(e *iocEntry) iocKey { return e.key }),
+		owners:  newTable(func(s *ownerState) string { return s.id }),
+		rules:   map[string]*ruleEntry{},
+	}
 }
 
 func (ix *index) ruleEntry(kind, key string) *ruleEntry {
@@ -305,11 +309,11 @@ func (ix *index) ruleEntry(kind, key string) *ruleEntry {
 func (ix *index) entry(k iocKey) *iocEntry {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	e := ix.entries[k]
+	e := ix.entries.get(k)
 	if e == nil {
 		k.typ = internType(k.typ)
 		e = &iocEntry{key: k, owners: owners{}}
-		ix.entries[k] = e
+		ix.entries.put(e)
 	}
 	return e
 }
@@ -317,22 +321,13 @@ func (ix *index) entry(k iocKey) *iocEntry {
 func (ix *index) owner(id string) *ownerState {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	s := ix.owners[id]
-	if s == nil {
-		s = newOwnerState(id)
-		ix.owners[id] = s
-	}
-	return s
+	return ix.ownerNoLock(id)
 }
 
 func (ix *index) ownerList() []*ownerState {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	out := make([]*ownerState, 0, len(ix.owners))
-	for _, s := range ix.owners {
-		out = append(out, s)
-	}
-	return out
+	return ix.owners.all()
 }
 
 // noteValidUntil keeps the latest known expiry of an owner (called while loading).
@@ -372,7 +367,7 @@ func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err erro
 		if e.foreign {
 			foreign++
 		}
-		ix.entries[k] = e
+		ix.entries.put(e)
 		ix.live.Add(1)
 		for _, c := range e.owners {
 			rec := c.rec
@@ -388,10 +383,10 @@ func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err erro
 }
 
 func (ix *index) ownerNoLock(id string) *ownerState {
-	s := ix.owners[id]
+	s := ix.owners.get(id)
 	if s == nil {
 		s = newOwnerState(id)
-		ix.owners[id] = s
+		ix.owners.put(s)
 	}
 	return s
 }

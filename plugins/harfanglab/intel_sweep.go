@@ -79,7 +79,7 @@ func (w *sweeper) see(ix *index, c *intel.Change) {
 	var aliases []*ownerState
 	ix.mu.Lock()
 	for _, id := range c.StixIDs {
-		if a := ix.owners[id]; a != nil {
+		if a := ix.owners.get(id); a != nil {
 			aliases = append(aliases, a)
 		}
 	}
@@ -193,11 +193,7 @@ func parallel[T any](n int, items []T, fn func(T)) {
 func (o *intelOutput) entriesOf(ix *index) []*iocEntry {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	out := make([]*iocEntry, 0, len(ix.entries))
-	for _, e := range ix.entries {
-		out = append(out, e)
-	}
-	return out
+	return ix.entries.all()
 }
 
 // sweepEntry removes every stale owner of one value in a single write (none when it has none).
@@ -246,14 +242,7 @@ func (s *ownerState) heldEntries() int {
 // owner if the stale owners went.
 func (ix *index) sweepImpact(staleIDs map[string]struct{}, stale []*ownerState) (removed, enabled int) {
 	ix.mu.Lock()
-	entries := make([]*iocEntry, 0, len(ix.entries))
-	for _, e := range ix.entries {
-		entries = append(entries, e)
-	}
-	owners := make([]*ownerState, 0, len(ix.owners))
-	for _, s := range ix.owners {
-		owners = append(owners, s)
-	}
+	entries, owners := ix.entries.all(), ix.owners.all()
 	ix.mu.Unlock()
 	for _, e := range entries {
 		e.mu.Lock()

@@ -274,7 +274,7 @@ func (o *intelOutput) load(ctx context.Context) error {
 	}
 	o.idx = ix
 	o.m.entries.Set(ix.live.Load())
-	o.log.Infof("HarfangLab lists %q loaded: %d entries, %d owners, in %v", o.sourceListName, ix.live.Load(), len(ix.owners), o.now().Sub(start).Round(time.Millisecond))
+	o.log.Infof("HarfangLab lists %q loaded: %d entries, %d owners, in %v", o.sourceListName, ix.live.Load(), ix.owners.len(), o.now().Sub(start).Round(time.Millisecond))
 	return nil
 }
 
