@@ -35,8 +35,8 @@ func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, exp
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	if cl := s.claimOf(c.Via); cl != nil && intel.CompareSeq(c.Seq, cl.seq) < 0 {
-		o.log.Debugf("ignoring change of %s via %s: seq %s is older than %s", c.Owner, c.Via, c.Seq, cl.seq)
+	if prev := s.seqOf(c.Via); prev.holdsBack(c.Seq) {
+		o.log.Debugf("ignoring change of %s via %s: seq %s is older than %s", c.Owner, c.Via, c.Seq, prev)
 		return nil
 	}
 	live := c.Live && !c.ExpiredAt(o.now())
@@ -48,7 +48,7 @@ func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, exp
 	}
 	errs := o.runPlan(ctx, ix, s, c, plan)
 	if !expired {
-		s.claim(c.Via).seq = c.Seq
+		s.setSeq(c.Via, seqOf(c.Seq))
 	}
 	o.m.entries.Set(ix.live.Load())
 	return errors.Join(errs...)
@@ -62,15 +62,12 @@ func (s *ownerState) planPattern(c *intel.Change, live bool) changePlan {
 	s.validUntil = c.ValidUntil
 	if !live {
 		s.dead = true
-		for _, cl := range s.claims {
-			via := cl.via
-			if via != intel.ViaPattern && cl.last != nil {
-				s.setDormant(via, cl.last)
+		plan.updates = append(plan.updates, claimUpdate{via: intel.ViaPattern, change: c})
+		for _, cl := range s.relClaims() {
+			if cl.last != nil {
+				s.setDormant(cl.via, cl.last)
 			}
-			plan.updates = append(plan.updates, claimUpdate{via: via, change: c})
-		}
-		if s.claimOf(intel.ViaPattern) == nil {
-			plan.updates = append(plan.updates, claimUpdate{via: intel.ViaPattern, change: c})
+			plan.updates = append(plan.updates, claimUpdate{via: cl.via, change: c})
 		}
 		return plan
 	}
@@ -110,7 +107,7 @@ func (s *ownerState) planRelationship(c *intel.Change, live, expired bool, plan 
 			delete(s.dormant(), c.Via)
 		}
 		if !expired {
-			s.claim(c.Via).seq = c.Seq
+			s.setSeq(c.Via, seqOf(c.Seq))
 		}
 		return false
 	}
@@ -166,10 +163,10 @@ func (o *intelOutput) aliases(ix *index, c *intel.Change) []string {
 // applyClaim reconciles one claim: values it no longer wants lose it, new ones gain it.
 // Called with the owner's lock held.
 func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, up claimUpdate, aliases []string) error {
-	cl := s.claim(up.via)
+	values := s.values(up.via)
 	want := wantedValues(up.iocs)
 	keys := map[iocKey]bool{}
-	cl.values.each(func(k iocKey) { keys[k] = true })
+	values.each(func(e *iocEntry) { keys[e.key] = true })
 	for k := range want {
 		keys[k] = true
 	}
@@ -180,21 +177,22 @@ func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, 
 	var errs valueErrors
 	for _, r := range results {
 		if r.err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", r.k, r.err))
+			errs = append(errs, fmt.Errorf("%s: %w", r.e.key, r.err))
 			continue
 		}
 		if r.held {
-			cl.values.add(r.k)
+			values.add(r.e)
 		} else {
-			cl.values.remove(r.k)
+			values.remove(r.e)
 		}
 	}
+	s.setValues(up.via, values)
 	// Remember what a relationship claim wants, to restore it if its owner dies and comes back.
 	if up.via != intel.ViaPattern && up.change != nil && up.change.Via == up.via {
 		if up.change.Live {
-			cl.last = up.change
+			s.relClaim(up.via).last = up.change
 		} else {
-			cl.last = nil
+			s.relClaim(up.via).last = nil
 		}
 	}
 	if len(errs) == 0 {
@@ -253,9 +251,8 @@ func lockAliases(ix *index, s *ownerState, aliases []string, keys map[iocKey]boo
 			continue
 		}
 		locked = append(locked, as)
-		if prev := as.claimOf(intel.ViaPattern); prev != nil {
-			prev.values.each(func(k iocKey) { keys[k] = true })
-		}
+		prev := as.values(intel.ViaPattern)
+		prev.each(func(e *iocEntry) { keys[e.key] = true })
 	}
 	return func() {
 		for _, as := range locked {
@@ -287,7 +284,7 @@ func claimRecord(s *ownerState, up claimUpdate) ownerRecord {
 }
 
 type valueResult struct {
-	k    iocKey
+	e    *iocEntry
 	held bool
 	err  error
 }
@@ -319,8 +316,9 @@ func (o *intelOutput) applyValues(ctx context.Context, ix *index, s *ownerState,
 			if r.Block {
 				sh = shared[1]
 			}
-			held, err := o.applyValue(ctx, ix, k, s.id, via, wanted, valueRecord{&r, sh}, aliases)
-			results <- valueResult{k, held, err}
+			e := ix.entry(k)
+			held, err := o.applyValue(ctx, ix, e, s.id, via, wanted, valueRecord{&r, sh}, aliases)
+			results <- valueResult{e, held, err}
 		}()
 	}
 	wg.Wait()
@@ -386,8 +384,8 @@ func infoFrom(c *intel.Change) ownerRecord {
 
 // applyValue sets (wanted) or removes the claim (owner, via) on one value and writes what that
 // changes. held tells whether the claim now holds the value.
-func (o *intelOutput) applyValue(ctx context.Context, ix *index, k iocKey, owner, via string, wanted bool, rec valueRecord, aliases []string) (held bool, err error) {
-	e := ix.entry(k)
+func (o *intelOutput) applyValue(ctx context.Context, ix *index, e *iocEntry, owner, via string, wanted bool, rec valueRecord, aliases []string) (held bool, err error) {
+	k := e.key
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	mutate := func(cur owners) owners {

@@ -163,118 +163,6 @@ type ruleObject struct {
 	HLStatus string `json:"hl_status"`
 }
 
-// claimState is what one claim (owner, via) holds, as known to this process.
-type claimState struct {
-	via    string
-	seq    string
-	values keySet
-	last   *intel.Change // last live change applied (to restore relationship claims)
-}
-
-// ownerState is everything known about one owner indicator. mu serialises its changes.
-// The index holds one per indicator: the booleans sit together and the rarely used maps hang
-// from one pointer so the struct fits the 80-byte allocation class instead of 96.
-type ownerState struct {
-	mu          sync.Mutex
-	id          string
-	validUntil  *time.Time    // expiry instant (from changes or comments)
-	info        *ownerRecord  // owner-level fields of its latest live pattern change
-	claims      []*claimState // usually one (the pattern): a slice costs far less than a map
-	extra       *ownerExtra   // nil until the owner has a dormant claim or a rule
-	expiring    atomic.Bool
-	dead        bool // its pattern claim went not-live in this process
-	patternSeen bool // a pattern change of it was applied in this process
-}
-
-// ownerExtra is what few owners have.
-type ownerExtra struct {
-	dormant map[string]*intel.Change // relationship claims suspended while the owner is dead
-	rules   map[string]*ruleEntry    // by rule kind
-}
-
-// dormant and rules return the owner's maps, nil (read-only empty) when it has none.
-func (s *ownerState) dormant() map[string]*intel.Change {
-	if s.extra == nil {
-		return nil
-	}
-	return s.extra.dormant
-}
-
-func (s *ownerState) rules() map[string]*ruleEntry {
-	if s.extra == nil {
-		return nil
-	}
-	return s.extra.rules
-}
-
-// newOwnerState builds an empty owner: dormant claims and rules are rare, and their maps are
-// made on first use (the index holds one owner per indicator).
-func newOwnerState(id string) *ownerState {
-	return &ownerState{id: id}
-}
-
-// claimOf returns the claim via holds, or nil.
-func (s *ownerState) claimOf(via string) *claimState {
-	for _, c := range s.claims {
-		if c.via == via {
-			return c
-		}
-	}
-	return nil
-}
-
-// dropClaim forgets the claim via.
-func (s *ownerState) dropClaim(via string) {
-	s.claims = slices.DeleteFunc(s.claims, func(c *claimState) bool { return c.via == via })
-}
-
-func (s *ownerState) setDormant(via string, c *intel.Change) {
-	if s.extra == nil {
-		s.extra = &ownerExtra{}
-	}
-	if s.extra.dormant == nil {
-		s.extra.dormant = map[string]*intel.Change{}
-	}
-	s.extra.dormant[via] = c
-}
-
-func (s *ownerState) setRule(kind string, r *ruleEntry) {
-	if s.extra == nil {
-		s.extra = &ownerExtra{}
-	}
-	if s.extra.rules == nil {
-		s.extra.rules = map[string]*ruleEntry{}
-	}
-	s.extra.rules[kind] = r
-}
-
-func (s *ownerState) claim(via string) *claimState {
-	c := s.claimOf(via)
-	if c == nil {
-		if via == intel.ViaPattern {
-			via = intel.ViaPattern // one string for every owner, not a decoded copy each
-		}
-		c = &claimState{via: via}
-		s.claims = append(s.claims, c)
-	}
-	return c
-}
-
-// holdsAnything reports whether the owner has anything in HarfangLab.
-func (s *ownerState) holdsAnything() bool {
-	for _, c := range s.claims {
-		if c.values.len() > 0 {
-			return true
-		}
-	}
-	for _, r := range s.rules() {
-		if r.live() {
-			return true
-		}
-	}
-	return false
-}
-
 // index is the in-memory mirror of the connector's three lists.
 type index struct {
 	iocSource, sigmaSource, yaraSource string
@@ -330,14 +218,6 @@ func (ix *index) ownerList() []*ownerState {
 	return ix.owners.all()
 }
 
-// noteValidUntil keeps the latest known expiry of an owner (called while loading).
-func (s *ownerState) noteValidUntil(t *time.Time) {
-	if t != nil && (s.validUntil == nil || t.After(*s.validUntil)) {
-		v := *t
-		s.validUntil = &v
-	}
-}
-
 // findSource returns the id of the list named name, or "" when it does not exist. Only an
 // exact name match is accepted: another list is never adopted.
 func findSource(ctx context.Context, c *Client, path, name string) (string, error) {
@@ -373,7 +253,7 @@ func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err erro
 			rec := c.rec
 			s := ix.ownerNoLock(c.id)
 			for _, via := range rec.Via {
-				s.claim(via).values.add(k)
+				s.addValue(via, e)
 			}
 			s.noteValidUntil(rec.ValidUntil)
 		}

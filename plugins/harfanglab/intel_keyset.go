@@ -1,54 +1,55 @@
 package harfanglab
 
-// keySet is the set of values one claim holds. Most claims hold one value: it is kept inline
-// (no allocation at all; the claim stays in the 80-byte class). The others go to a keySetRest.
+// keySet is the set of values one claim holds, as the index entries of those values (an entry
+// stays in the index for its lifetime, so it names its value; a pointer is 8 bytes where the
+// key would be 32). Most claims hold one value: it is kept inline, with no allocation. The
+// others go to a keySetRest.
 type keySet struct {
-	one  iocKey // a member unless zero
+	one  *iocEntry // a member unless nil
 	rest *keySetRest
 }
 
 func (s *keySet) len() int {
 	n := s.rest.len()
-	if s.one != (iocKey{}) {
+	if s.one != nil {
 		n++
 	}
 	return n
 }
 
-func (s *keySet) has(k iocKey) bool {
-	return k != (iocKey{}) && s.one == k || s.rest.has(k)
+func (s *keySet) has(e *iocEntry) bool {
+	return e != nil && s.one == e || s.rest.has(e)
 }
 
-func (s *keySet) add(k iocKey) {
-	k.typ = internType(k.typ) // the set outlives the decoded change the key came from
+func (s *keySet) add(e *iocEntry) {
 	switch {
-	case s.has(k):
-	case s.one == (iocKey{}) && k != (iocKey{}):
-		s.one = k
+	case s.has(e):
+	case s.one == nil && e != nil:
+		s.one = e
 	default:
 		if s.rest == nil {
 			s.rest = &keySetRest{}
 		}
-		s.rest.add(k)
+		s.rest.add(e)
 	}
 }
 
-func (s *keySet) remove(k iocKey) {
-	if k != (iocKey{}) && s.one == k {
-		s.one = iocKey{}
+func (s *keySet) remove(e *iocEntry) {
+	if e != nil && s.one == e {
+		s.one = nil
 		return
 	}
 	if s.rest != nil {
-		s.rest.remove(k)
+		s.rest.remove(e)
 		if s.rest.len() == 0 {
 			s.rest = nil
 		}
 	}
 }
 
-// each calls fn for every key (in no particular order).
-func (s *keySet) each(fn func(iocKey)) {
-	if s.one != (iocKey{}) {
+// each calls fn for every entry (in no particular order).
+func (s *keySet) each(fn func(*iocEntry)) {
+	if s.one != nil {
 		fn(s.one)
 	}
 	s.rest.each(fn)
@@ -58,8 +59,8 @@ func (s *keySet) each(fn func(iocKey)) {
 // bytes each, a slice serves small sets, and a map takes over past keySetMapAt so IN lists of
 // thousands of values stay cheap.
 type keySetRest struct {
-	small []iocKey
-	big   map[iocKey]struct{}
+	small []*iocEntry
+	big   map[*iocEntry]struct{}
 }
 
 const keySetMapAt = 16
@@ -74,46 +75,46 @@ func (s *keySetRest) len() int {
 	return len(s.small)
 }
 
-func (s *keySetRest) has(k iocKey) bool {
+func (s *keySetRest) has(e *iocEntry) bool {
 	if s == nil {
 		return false
 	}
 	if s.big != nil {
-		_, ok := s.big[k]
+		_, ok := s.big[e]
 		return ok
 	}
 	for _, x := range s.small {
-		if x == k {
+		if x == e {
 			return true
 		}
 	}
 	return false
 }
 
-func (s *keySetRest) add(k iocKey) {
+func (s *keySetRest) add(e *iocEntry) {
 	switch {
 	case s.big != nil:
-		s.big[k] = struct{}{}
-	case s.has(k):
+		s.big[e] = struct{}{}
+	case s.has(e):
 	case len(s.small) < keySetMapAt:
-		s.small = append(s.small, k)
+		s.small = append(s.small, e)
 	default:
-		s.big = make(map[iocKey]struct{}, 2*keySetMapAt)
+		s.big = make(map[*iocEntry]struct{}, 2*keySetMapAt)
 		for _, x := range s.small {
 			s.big[x] = struct{}{}
 		}
-		s.big[k] = struct{}{}
+		s.big[e] = struct{}{}
 		s.small = nil
 	}
 }
 
-func (s *keySetRest) remove(k iocKey) {
+func (s *keySetRest) remove(e *iocEntry) {
 	if s.big != nil {
-		delete(s.big, k)
+		delete(s.big, e)
 		return
 	}
 	for i, x := range s.small {
-		if x == k {
+		if x == e {
 			last := len(s.small) - 1
 			s.small[i] = s.small[last]
 			s.small = s.small[:last]
@@ -122,17 +123,17 @@ func (s *keySetRest) remove(k iocKey) {
 	}
 }
 
-func (s *keySetRest) each(fn func(iocKey)) {
+func (s *keySetRest) each(fn func(*iocEntry)) {
 	if s == nil {
 		return
 	}
 	if s.big != nil {
-		for k := range s.big {
-			fn(k)
+		for e := range s.big {
+			fn(e)
 		}
 		return
 	}
-	for _, k := range s.small {
-		fn(k)
+	for _, e := range s.small {
+		fn(e)
 	}
 }

@@ -226,10 +226,7 @@ func (o *intelOutput) sweepEntry(ctx context.Context, ix *index, e *iocEntry, st
 func (s *ownerState) heldEntries() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, c := range s.claims {
-		n += c.values.len()
-	}
+	n := s.heldValues()
 	for _, r := range s.rules() {
 		if r.id != "" && r.enabled {
 			n++

@@ -179,3 +179,7 @@ func splitSeq(s string) (ms, n uint64, ok bool) {
 	}
 	return ms, n, true
 }
+
+// ParseSeq reads an OpenCTI stream event id ("<ms>-<n>"); ok is false for an empty or
+// malformed one.
+func ParseSeq(s string) (ms, n uint64, ok bool) { return splitSeq(s) }
