@@ -31,7 +31,7 @@ type changePlan struct {
 // apply applies one change under its owner's lock. expired marks a change made up by the
 // expiry loop (it carries no sequence and must not move the claim's one).
 func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, expired bool) error {
-	s := ix.owner(c.Owner)
+	s := ix.owner(ownerIDOf(c.Owner))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -124,7 +124,7 @@ func (o *intelOutput) runPlan(ctx context.Context, ix *index, s *ownerState, c *
 	aliases := o.aliases(ix, c)
 	var errs []error
 	for _, up := range plan.updates {
-		var upAliases []string
+		var upAliases []ownerID
 		if up.via == intel.ViaPattern {
 			upAliases = aliases
 		}
@@ -143,17 +143,17 @@ func (o *intelOutput) runPlan(ctx context.Context, ix *index, s *ownerState, c *
 
 // aliases are other owner keys naming the same indicator: its STIX ids, under which the older
 // connectors recorded ownership. Their claims are taken over by the change's owner.
-func (o *intelOutput) aliases(ix *index, c *intel.Change) []string {
+func (o *intelOutput) aliases(ix *index, c *intel.Change) []ownerID {
 	if c.Via != intel.ViaPattern {
 		return nil
 	}
-	var out []string
+	var out []ownerID
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for _, id := range c.StixIDs {
 		if id != "" && id != c.Owner {
-			if ix.owners.get(id) != nil {
-				out = append(out, id)
+			if s := ix.owners.get(ownerIDOf(id)); s != nil {
+				out = append(out, s.id)
 			}
 		}
 	}
@@ -162,7 +162,7 @@ func (o *intelOutput) aliases(ix *index, c *intel.Change) []string {
 
 // applyClaim reconciles one claim: values it no longer wants lose it, new ones gain it.
 // Called with the owner's lock held.
-func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, up claimUpdate, aliases []string) error {
+func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, up claimUpdate, aliases []ownerID) error {
 	values := s.values(up.via)
 	want := wantedValues(up.iocs)
 	keys := map[iocKey]bool{}
@@ -243,7 +243,7 @@ func wantedValues(iocs []intel.IOC) map[iocKey]intel.IOC {
 // leftovers of older connectors that no change names; one busy with a change of its own is
 // skipped rather than waited for (two owners must never wait on each other). The returned
 // function drops their claims and unlocks them.
-func lockAliases(ix *index, s *ownerState, aliases []string, keys map[iocKey]bool) func() {
+func lockAliases(ix *index, s *ownerState, aliases []ownerID, keys map[iocKey]bool) func() {
 	var locked []*ownerState
 	for _, a := range aliases {
 		as := ix.owner(a)
@@ -292,7 +292,7 @@ type valueResult struct {
 // applyValues writes every value of a claim concurrently (each value serialises its own writes).
 // The values the claim gains share one record per block mode (the owner's own info when it
 // says the same) instead of a copy each.
-func (o *intelOutput) applyValues(ctx context.Context, ix *index, s *ownerState, via string, keys map[iocKey]bool, want map[iocKey]intel.IOC, rec ownerRecord, aliases []string) []valueResult {
+func (o *intelOutput) applyValues(ctx context.Context, ix *index, s *ownerState, via string, keys map[iocKey]bool, want map[iocKey]intel.IOC, rec ownerRecord, aliases []ownerID) []valueResult {
 	var shared [2]*ownerRecord
 	for i, block := range []bool{false, true} {
 		r := rec
@@ -384,12 +384,12 @@ func infoFrom(c *intel.Change) ownerRecord {
 
 // applyValue sets (wanted) or removes the claim (owner, via) on one value and writes what that
 // changes. held tells whether the claim now holds the value.
-func (o *intelOutput) applyValue(ctx context.Context, ix *index, e *iocEntry, owner, via string, wanted bool, rec valueRecord, aliases []string) (held bool, err error) {
+func (o *intelOutput) applyValue(ctx context.Context, ix *index, e *iocEntry, owner ownerID, via string, wanted bool, rec valueRecord, aliases []ownerID) (held bool, err error) {
 	k := e.key
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	mutate := func(cur owners) owners {
-		next := cur.without(func(id string) bool { return slices.Contains(aliases, id) })
+		next := cur.without(func(id ownerID) bool { return slices.Contains(aliases, id) })
 		old := next.get(owner)
 		switch {
 		case wanted:
@@ -400,7 +400,7 @@ func (o *intelOutput) applyValue(ctx context.Context, ix *index, e *iocEntry, ow
 		r := *old
 		r.dropVia(via)
 		if len(r.Via) == 0 {
-			return next.without(func(id string) bool { return id == owner })
+			return next.without(func(id ownerID) bool { return id == owner })
 		}
 		return next.with(owner, &r)
 	}

@@ -64,7 +64,7 @@ func sameRecord(a, b *ownerRecord) bool {
 
 // ownerClaim is one owner of a value and its record.
 type ownerClaim struct {
-	id  string
+	id  ownerID
 	rec *ownerRecord
 }
 
@@ -75,19 +75,19 @@ type ownerClaim struct {
 type owners []ownerClaim
 
 // get returns the record of id, or nil.
-func (o owners) get(id string) *ownerRecord {
+func (o owners) get(id ownerID) *ownerRecord {
 	if i, ok := o.find(id); ok {
 		return o[i].rec
 	}
 	return nil
 }
 
-func (o owners) find(id string) (int, bool) {
-	return slices.BinarySearchFunc(o, id, func(c ownerClaim, id string) int { return strings.Compare(c.id, id) })
+func (o owners) find(id ownerID) (int, bool) {
+	return slices.BinarySearchFunc(o, id, func(c ownerClaim, id ownerID) int { return c.id.compare(id) })
 }
 
 // with returns a copy of o where id holds rec.
-func (o owners) with(id string, rec *ownerRecord) owners {
+func (o owners) with(id ownerID, rec *ownerRecord) owners {
 	i, ok := o.find(id)
 	if ok {
 		next := slices.Clone(o)
@@ -101,7 +101,7 @@ func (o owners) with(id string, rec *ownerRecord) owners {
 }
 
 // without returns o without the owners drop says to drop (o itself when none goes).
-func (o owners) without(drop func(id string) bool) owners {
+func (o owners) without(drop func(id ownerID) bool) owners {
 	n := 0
 	for _, c := range o {
 		if !drop(c.id) {
@@ -120,13 +120,13 @@ func (o owners) without(drop func(id string) bool) owners {
 	return next
 }
 
-// ownersOf builds the sorted owners of a map.
+// ownersOf builds the sorted owners of a map (by the ids' text).
 func ownersOf(m map[string]*ownerRecord) owners {
 	o := make(owners, 0, len(m))
 	for id, r := range m {
-		o = append(o, ownerClaim{id, r})
+		o = append(o, ownerClaim{ownerIDOf(id), r})
 	}
-	slices.SortFunc(o, func(a, b ownerClaim) int { return strings.Compare(a.id, b.id) })
+	slices.SortFunc(o, func(a, b ownerClaim) int { return a.id.compare(b.id) })
 	return o
 }
 
@@ -135,7 +135,7 @@ func ownersOf(m map[string]*ownerRecord) owners {
 func (o owners) sortedIDs() []string {
 	ids := make([]string, len(o))
 	for i, c := range o {
-		ids[i] = c.id
+		ids[i] = c.id.String()
 	}
 	return ids
 }
@@ -158,8 +158,8 @@ func buildComment(o owners) string {
 		first := doc.IndicatorIDs[0]
 		doc.IndicatorID = &first
 		doc.Claims = make(map[string]*ownerRecord, len(o))
-		for _, c := range o {
-			doc.Claims[c.id] = c.rec
+		for i, c := range o {
+			doc.Claims[doc.IndicatorIDs[i]] = c.rec
 		}
 	}
 	plat := map[string]bool{}

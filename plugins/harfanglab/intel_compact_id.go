@@ -32,21 +32,26 @@ func compactOf(s string) compactID {
 func (c compactID) String() string {
 	switch {
 	case len(c) == 17 && c[0] == compactUUID:
-		var out [36]byte
-		hex.Encode(out[0:8], []byte(c[1:5]))
-		out[8] = '-'
-		hex.Encode(out[9:13], []byte(c[5:7]))
-		out[13] = '-'
-		hex.Encode(out[14:18], []byte(c[7:9]))
-		out[18] = '-'
-		hex.Encode(out[19:23], []byte(c[9:11]))
-		out[23] = '-'
-		hex.Encode(out[24:36], []byte(c[11:17]))
-		return string(out[:])
+		return formatUUID(string(c[1:]))
 	case len(c) > 0 && c[0] == compactLiteral:
 		return string(c[1:])
 	}
 	return string(c)
+}
+
+// formatUUID writes 16 bytes as a canonical lower-case UUID.
+func formatUUID(b string) string {
+	var out [36]byte
+	hex.Encode(out[0:8], []byte(b[0:4]))
+	out[8] = '-'
+	hex.Encode(out[9:13], []byte(b[4:6]))
+	out[13] = '-'
+	hex.Encode(out[14:18], []byte(b[6:8]))
+	out[18] = '-'
+	hex.Encode(out[19:23], []byte(b[8:10]))
+	out[23] = '-'
+	hex.Encode(out[24:36], []byte(b[10:16]))
+	return string(out[:])
 }
 
 // uuidBytes decodes a canonical lower-case UUID (the only form re-encoded identically).
@@ -121,4 +126,66 @@ func (c statusCode) String() string {
 	statuses.RLock()
 	defer statuses.RUnlock()
 	return statuses.names[c]
+}
+
+// ownerID is an owner indicator's id as the index keeps it (in its owner, and in the owners
+// of every value it holds). OpenCTI ids are UUIDs, internal ones bare and STIX ones after
+// "indicator--": kept as their 16 bytes (a 16-byte allocation instead of 48) or behind a marker
+// (24 instead of 48). Any other id is kept as written, behind a marker when it could be
+// mistaken for a compact one.
+type ownerID string
+
+const (
+	ownerMarkSTIX    = '\x01'
+	ownerMarkLiteral = '\x02'
+	stixIndicator    = "indicator--"
+)
+
+func ownerIDOf(s string) ownerID {
+	if b, ok := uuidBytes(s); ok {
+		return ownerID(b[:])
+	}
+	if rest, ok := strings.CutPrefix(s, stixIndicator); ok {
+		if b, ok := uuidBytes(rest); ok {
+			return ownerID(string(ownerMarkSTIX) + string(b[:]))
+		}
+	}
+	if len(s) == 16 || len(s) > 0 && (s[0] == ownerMarkSTIX || s[0] == ownerMarkLiteral) {
+		return ownerID(string(ownerMarkLiteral) + s)
+	}
+	return ownerID(s)
+}
+
+// kind tells how the id is kept: 'u' a bare UUID, 's' a STIX indicator id, 'l' as written.
+func (id ownerID) kind() byte {
+	switch {
+	case len(id) == 16:
+		return 'u'
+	case len(id) == 17 && id[0] == ownerMarkSTIX:
+		return 's'
+	}
+	return 'l'
+}
+
+// String is the id as OpenCTI wrote it.
+func (id ownerID) String() string {
+	switch id.kind() {
+	case 'u':
+		return formatUUID(string(id))
+	case 's':
+		return stixIndicator + formatUUID(string(id[1:]))
+	}
+	if len(id) > 0 && id[0] == ownerMarkLiteral {
+		return string(id[1:])
+	}
+	return string(id)
+}
+
+// compare orders ids as their text does (the comment lists owners in that order). Two ids
+// kept the same way compare as kept: UUID bytes sort like their lower-case hex form.
+func (id ownerID) compare(other ownerID) int {
+	if k := id.kind(); k != 'l' && k == other.kind() {
+		return strings.Compare(string(id), string(other))
+	}
+	return strings.Compare(id.String(), other.String())
 }

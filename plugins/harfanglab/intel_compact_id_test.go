@@ -1,6 +1,7 @@
 package harfanglab
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -38,4 +39,43 @@ func TestStatusCode(t *testing.T) {
 		assert.Equal(t, c, statusOf(s))
 	}
 	assert.Equal(t, statusCode(0), statusOf(""))
+}
+
+var ownerIDSamples = []string{
+	"", "42", "0f8fad5b-d9cb-469f-a165-70867728950e", "0f8fad5b-d9cb-469f-a165-70867728950f",
+	"ff8fad5b-d9cb-469f-a165-70867728950e", "indicator--0f8fad5b-d9cb-469f-a165-70867728950e",
+	"indicator--1f8fad5b-d9cb-469f-a165-70867728950e", "indicator--0F8FAD5B-D9CB-469F-A165-70867728950E",
+	"indicator--x", "0123456789abcdef", "\x01abcdefghijklmnop", "\x02x", "\x01", "S1", "a", "zzz",
+}
+
+// Every owner id comes back exactly as written; OpenCTI's take 16 or 17 bytes.
+func TestOwnerIDRoundTrip(t *testing.T) {
+	for _, s := range ownerIDSamples {
+		assert.Equal(t, s, ownerIDOf(s).String(), "%q", s)
+	}
+	assert.Len(t, string(ownerIDOf("0f8fad5b-d9cb-469f-a165-70867728950e")), 16)
+	assert.Len(t, string(ownerIDOf("indicator--0f8fad5b-d9cb-469f-a165-70867728950e")), 17)
+}
+
+// Owner ids sort as their text does, whatever the way each is kept.
+func TestOwnerIDCompare(t *testing.T) {
+	for _, a := range ownerIDSamples {
+		for _, b := range ownerIDSamples {
+			assert.Equal(t, strings.Compare(a, b), ownerIDOf(a).compare(ownerIDOf(b)), "%q vs %q", a, b)
+		}
+	}
+}
+
+func FuzzOwnerID(f *testing.F) {
+	for _, s := range ownerIDSamples {
+		f.Add(s, "indicator--0f8fad5b-d9cb-469f-a165-70867728950e")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if got := ownerIDOf(a).String(); got != a {
+			t.Fatalf("%q came back as %q", a, got)
+		}
+		if got, want := ownerIDOf(a).compare(ownerIDOf(b)), strings.Compare(a, b); got != want {
+			t.Fatalf("%q vs %q: %d, want %d", a, b, got, want)
+		}
+	})
 }

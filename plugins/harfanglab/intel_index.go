@@ -170,7 +170,7 @@ type index struct {
 
 	mu      sync.Mutex
 	entries table[iocKey, iocEntry]
-	owners  table[string, ownerState]
+	owners  table[ownerID, ownerState]
 	rules   map[string]*ruleEntry // by ruleKey
 	live    atomic.Int64          // entries present in HarfangLab
 }
@@ -178,7 +178,7 @@ type index struct {
 func newIndex() *index {
 	return &index{
 		entries: newTable(func(e *iocEntry) iocKey { return e.key }),
-		owners:  newTable(func(s *ownerState) string { return s.id }),
+		owners:  newTable(func(s *ownerState) ownerID { return s.id }),
 		rules:   map[string]*ruleEntry{},
 	}
 }
@@ -206,7 +206,7 @@ func (ix *index) entry(k iocKey) *iocEntry {
 	return e
 }
 
-func (ix *index) owner(id string) *ownerState {
+func (ix *index) owner(id ownerID) *ownerState {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	return ix.ownerNoLock(id)
@@ -249,9 +249,10 @@ func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err erro
 		}
 		ix.entries.put(e)
 		ix.live.Add(1)
-		for _, c := range e.owners {
+		for i, c := range e.owners {
 			rec := c.rec
 			s := ix.ownerNoLock(c.id)
+			e.owners[i].id = s.id // one copy of the id per owner, not one per value
 			for _, via := range rec.Via {
 				s.addValue(via, e)
 			}
@@ -262,7 +263,7 @@ func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err erro
 	return foreign, err
 }
 
-func (ix *index) ownerNoLock(id string) *ownerState {
+func (ix *index) ownerNoLock(id ownerID) *ownerState {
 	s := ix.owners.get(id)
 	if s == nil {
 		s = newOwnerState(id)
@@ -294,7 +295,7 @@ func (ix *index) loadRules(ctx context.Context, c *Client, kind, path, sourceID 
 		base := strings.TrimSpace(ruleNameRe.FindStringSubmatch(strings.TrimSpace(r.Name))[1])
 		e.holders = []ruleHolder{{owner: owner, base: base, validUntil: until}}
 		ix.rules[key] = e
-		s := ix.ownerNoLock(owner)
+		s := ix.ownerNoLock(ownerIDOf(owner))
 		if prev := s.rules()[kind]; prev != nil { // the owner's older entry (another Sigma id)
 			prev.dups = append(prev.dups, r.ID)
 			delete(ix.rules, key)

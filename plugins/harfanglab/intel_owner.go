@@ -46,7 +46,7 @@ type claimState struct {
 // rules) hangs from one pointer.
 type ownerState struct {
 	mu          sync.Mutex
-	id          string
+	id          ownerID
 	validUntil  *time.Time   // expiry instant (from changes or comments)
 	info        *ownerRecord // owner-level fields of its latest live pattern change
 	extra       *ownerExtra  // nil until the owner needs one of its fields
@@ -67,7 +67,7 @@ type ownerExtra struct {
 
 // newOwnerState builds an empty owner: everything but the pattern claim is made on first use
 // (the index holds one owner per indicator).
-func newOwnerState(id string) *ownerState {
+func newOwnerState(id ownerID) *ownerState {
 	return &ownerState{id: id}
 }
 

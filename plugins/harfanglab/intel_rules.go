@@ -88,7 +88,7 @@ func (o *intelOutput) applyRules(ctx context.Context, ix *index, s *ownerState, 
 	for _, kind := range []string{intel.RuleSigma, intel.RuleYara} {
 		cur := s.rules()[kind]
 		// Scale-out: rules are sharded by their key, so one writer handles a shared Sigma rule.
-		wanted := c != nil && c.Rule.Kind == kind && o.shard.owns(ruleKey(kind, s.id, c.Rule.Content))
+		wanted := c != nil && c.Rule.Kind == kind && o.shard.owns(ruleKey(kind, s.id.String(), c.Rule.Content))
 		var err error
 		switch {
 		case wanted:
@@ -104,7 +104,7 @@ func (o *intelOutput) applyRules(ctx context.Context, ix *index, s *ownerState, 
 }
 
 func (o *intelOutput) upsertRule(ctx context.Context, ix *index, s *ownerState, kind string, c *intel.Change) error {
-	key := ruleKey(kind, s.id, c.Rule.Content)
+	key := ruleKey(kind, s.id.String(), c.Rule.Content)
 	if cur := s.rules()[kind]; cur != nil && cur.key != key { // another rule now (new Sigma id)
 		if err := o.releaseRule(ctx, ix, s, cur); err != nil {
 			return err
@@ -113,7 +113,7 @@ func (o *intelOutput) upsertRule(ctx context.Context, ix *index, s *ownerState, 
 	e := ix.ruleEntry(kind, key)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.hold(holderOf(s.id, c))
+	e.hold(holderOf(s.id.String(), c))
 	s.setRule(kind, e)
 	name, err := ruleName(e.holders[0], kind)
 	if err != nil {
@@ -130,7 +130,7 @@ func (o *intelOutput) upsertRule(ctx context.Context, ix *index, s *ownerState, 
 	}
 	if err != nil && e.id == "" && !IsAuthFailure(err) && !IsTransient(err) {
 		// Refused for good: the owner does not hold it (its next change tries again).
-		e.release(s.id)
+		e.release(s.id.String())
 		delete(s.rules(), kind)
 	}
 	return err

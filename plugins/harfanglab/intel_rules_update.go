@@ -80,7 +80,7 @@ func (o *intelOutput) releaseRule(ctx context.Context, ix *index, s *ownerState,
 	if err := o.removeDups(ctx, e); err != nil {
 		return err
 	}
-	e.release(s.id)
+	e.release(s.id.String())
 	delete(s.rules(), e.kind)
 	switch {
 	case e.id == "":

@@ -75,11 +75,11 @@ func (w *sweeper) see(ix *index, c *intel.Change) {
 	if !w.active.Load() {
 		return
 	}
-	s := ix.owner(c.Owner)
+	s := ix.owner(ownerIDOf(c.Owner))
 	var aliases []*ownerState
 	ix.mu.Lock()
 	for _, id := range c.StixIDs {
-		if a := ix.owners.get(id); a != nil {
+		if a := ix.owners.get(ownerIDOf(id)); a != nil {
 			aliases = append(aliases, a)
 		}
 	}
@@ -123,7 +123,7 @@ func (o *intelOutput) control(ctx context.Context, ix *index, c *intel.Change) e
 func (o *intelOutput) sweep(ctx context.Context, ix *index, c *intel.Change, seen map[*ownerState]struct{}) error {
 	start := o.now()
 	var stale []*ownerState
-	staleIDs := map[string]struct{}{}
+	staleIDs := map[ownerID]struct{}{}
 	for _, s := range ix.ownerList() {
 		if _, ok := seen[s]; ok {
 			continue
@@ -158,7 +158,7 @@ func (o *intelOutput) sweep(ctx context.Context, ix *index, c *intel.Change, see
 	})
 	// Then each owner's bookkeeping and its Sigma/YARA entries (its values are done).
 	parallel(o.maxInFlight, stale, func(s *ownerState) {
-		dead := &intel.Change{Owner: s.id, Via: intel.ViaPattern, Live: false}
+		dead := &intel.Change{Owner: s.id.String(), Via: intel.ViaPattern, Live: false}
 		if err := o.apply(ctx, ix, dead, true); err != nil {
 			failed.Add(1)
 			o.log.Errorf("sweep: removing indicator %s: %v", s.id, err)
@@ -197,14 +197,14 @@ func (o *intelOutput) entriesOf(ix *index) []*iocEntry {
 }
 
 // sweepEntry removes every stale owner of one value in a single write (none when it has none).
-func (o *intelOutput) sweepEntry(ctx context.Context, ix *index, e *iocEntry, staleIDs map[string]struct{}) error {
+func (o *intelOutput) sweepEntry(ctx context.Context, ix *index, e *iocEntry, staleIDs map[ownerID]struct{}) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for range 4 {
 		if e.foreign {
 			return nil
 		}
-		next := e.owners.without(func(id string) bool {
+		next := e.owners.without(func(id ownerID) bool {
 			_, ok := staleIDs[id]
 			return ok
 		})
@@ -237,7 +237,7 @@ func (s *ownerState) heldEntries() int {
 
 // sweepImpact counts the enabled entries of this writer and those that would lose every
 // owner if the stale owners went.
-func (ix *index) sweepImpact(staleIDs map[string]struct{}, stale []*ownerState) (removed, enabled int) {
+func (ix *index) sweepImpact(staleIDs map[ownerID]struct{}, stale []*ownerState) (removed, enabled int) {
 	ix.mu.Lock()
 	entries, owners := ix.entries.all(), ix.owners.all()
 	ix.mu.Unlock()
