@@ -166,7 +166,7 @@ func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, 
 	values := s.values(up.via)
 	want := wantedValues(up.iocs)
 	keys := map[iocKey]bool{}
-	values.each(func(e *iocEntry) { keys[e.key] = true })
+	values.each(func(e *iocEntry) { keys[e.key()] = true })
 	for k := range want {
 		keys[k] = true
 	}
@@ -177,7 +177,7 @@ func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, 
 	var errs valueErrors
 	for _, r := range results {
 		if r.err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", r.e.key, r.err))
+			errs = append(errs, fmt.Errorf("%s: %w", r.e.key(), r.err))
 			continue
 		}
 		if r.held {
@@ -252,7 +252,7 @@ func lockAliases(ix *index, s *ownerState, aliases []ownerID, keys map[iocKey]bo
 		}
 		locked = append(locked, as)
 		prev := as.values(intel.ViaPattern)
-		prev.each(func(e *iocEntry) { keys[e.key] = true })
+		prev.each(func(e *iocEntry) { keys[e.key()] = true })
 	}
 	return func() {
 		for _, as := range locked {
@@ -385,7 +385,7 @@ func infoFrom(c *intel.Change) ownerRecord {
 // applyValue sets (wanted) or removes the claim (owner, via) on one value and writes what that
 // changes. held tells whether the claim now holds the value.
 func (o *intelOutput) applyValue(ctx context.Context, ix *index, e *iocEntry, owner ownerID, via string, wanted bool, rec valueRecord, aliases []ownerID) (held bool, err error) {
-	k := e.key
+	k := e.key()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	mutate := func(cur owners) owners {
@@ -433,13 +433,14 @@ func (o *intelOutput) reread(ctx context.Context, ix *index, e *iocEntry) error 
 	var p struct {
 		Results []iocRule `json:"results"`
 	}
-	q := url.Values{"source_id": {ix.iocSource}, "type": {e.key.typ}, "value__exact": {e.key.value}, "limit": {"10"}}
+	k := e.key()
+	q := url.Values{"source_id": {ix.iocSource}, "type": {k.typ}, "value__exact": {k.value}, "limit": {"10"}}
 	if err := o.withSlot(ctx, func() error { return o.client.Get(ctx, PathIOCRule, q, &p) }); err != nil {
-		return fmt.Errorf("re-reading %s: %w", e.key, err)
+		return fmt.Errorf("re-reading %s: %w", k, err)
 	}
 	had := e.id != ""
 	for _, r := range p.Results {
-		if r.Type == e.key.typ && r.Value == e.key.value {
+		if r.Type == k.typ && r.Value == k.value {
 			e.load(r)
 			if !had {
 				ix.live.Add(1)
@@ -503,7 +504,7 @@ func (o *intelOutput) writeIOC(ctx context.Context, ix *index, e *iocEntry, next
 	case e.id == "":
 		return o.createIOC(ctx, ix, e, d, next)
 	case !d.live && o.removeIndicator:
-		err := o.do(ctx, "delete", e.key.String(), func() error { return o.client.Delete(ctx, PathIOCRule+e.id.String()) })
+		err := o.do(ctx, "delete", e.key().String(), func() error { return o.client.Delete(ctx, PathIOCRule+e.id.String()) })
 		if err != nil && !IsNotFound(err) {
 			return o.classify(err)
 		}
@@ -518,7 +519,7 @@ func (o *intelOutput) writeIOC(ctx context.Context, ix *index, e *iocEntry, next
 // HarfangLab's reason; the other values of the change are written anyway.
 func (o *intelOutput) createIOC(ctx context.Context, ix *index, e *iocEntry, d desired, next owners) error {
 	body := map[string]any{
-		"source_id": ix.iocSource, "type": e.key.typ, "value": e.key.value,
+		"source_id": ix.iocSource, "type": e.typ.String(), "value": e.value,
 		"description": d.description, "comment": d.comment, "hl_status": d.hlStatus,
 		"enabled": true, "block_on_agent": d.block,
 	}
@@ -526,7 +527,7 @@ func (o *intelOutput) createIOC(ctx context.Context, ix *index, e *iocEntry, d d
 		body["hl_local_testing_status"] = "in_progress"
 	}
 	var created iocRule
-	err := o.do(ctx, "create", e.key.String(), func() error { return o.client.Post(ctx, PathIOCRule, body, &created) })
+	err := o.do(ctx, "create", e.key().String(), func() error { return o.client.Post(ctx, PathIOCRule, body, &created) })
 	if IsDuplicate(err) {
 		return errReread
 	}
@@ -534,7 +535,7 @@ func (o *intelOutput) createIOC(ctx context.Context, ix *index, e *iocEntry, d d
 		return o.classify(err)
 	}
 	if created.ID == "" && !o.dryRun {
-		return &permanentError{fmt.Errorf("HarfangLab created %s without answering its id", e.key)}
+		return &permanentError{fmt.Errorf("HarfangLab created %s without answering its id", e.key())}
 	}
 	if created.ID == "" {
 		created.ID = o.dryID()
@@ -574,7 +575,7 @@ func (o *intelOutput) patchIOC(ctx context.Context, e *iocEntry, d desired, next
 	if !d.live {
 		op = "disable"
 	}
-	err := o.do(ctx, op, e.key.String(), func() error { return o.client.Patch(ctx, PathIOCRule+e.id.String(), patch, nil) })
+	err := o.do(ctx, op, e.key().String(), func() error { return o.client.Patch(ctx, PathIOCRule+e.id.String(), patch, nil) })
 	if IsNotFound(err) {
 		return errReread
 	}

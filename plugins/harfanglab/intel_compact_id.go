@@ -2,8 +2,13 @@ package harfanglab
 
 import (
 	"encoding/hex"
+	"math"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
 )
 
 // compactID is the HarfangLab id of an IOC entry as the index keeps it. HarfangLab answers
@@ -189,3 +194,45 @@ func (id ownerID) compare(other ownerID) int {
 	}
 	return strings.Compare(id.String(), other.String())
 }
+
+// iocType is an IOC type as the index keeps it: two bytes naming an entry of a process-wide
+// table, instead of a 16-byte string header in every entry. HarfangLab's IOC types are an enum
+// of a few words (the known ones have fixed codes). The names are read with no lock (the key
+// of every entry is rebuilt from them on each lookup): a new type publishes a new table.
+type iocType uint16
+
+var iocTypes = struct {
+	sync.Mutex
+	names atomic.Pointer[[]string]
+	codes map[string]iocType
+}{codes: map[string]iocType{}}
+
+func init() {
+	for _, t := range []string{"", intel.TypeDomainName, intel.TypeIPBoth, intel.TypeURL, intel.TypeHash, intel.TypeFilename} {
+		iocTypeOf(t)
+	}
+}
+
+// iocTypeOf returns the code of t, registering it if new. Past 65 535 distinct types (no
+// HarfangLab has more than a handful) every new one shares the last code.
+func iocTypeOf(t string) iocType {
+	iocTypes.Lock()
+	defer iocTypes.Unlock()
+	if c, ok := iocTypes.codes[t]; ok {
+		return c
+	}
+	var names []string
+	if p := iocTypes.names.Load(); p != nil {
+		names = *p
+	}
+	if len(names) > math.MaxUint16 {
+		return math.MaxUint16
+	}
+	c := iocType(len(names))
+	names = append(slices.Clip(names), strings.Clone(t))
+	iocTypes.names.Store(&names)
+	iocTypes.codes[names[c]] = c
+	return c
+}
+
+func (c iocType) String() string { return (*iocTypes.names.Load())[c] }

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
 )
 
 // sourceDescription is the description of the lists the connector creates (the one the older
@@ -34,16 +32,17 @@ func (k iocKey) String() string { return k.typ + ":" + k.value }
 // iocEntry is one IOCRule value: HarfangLab's state as last read or written, and its owners.
 // mu serialises every write to the value.
 //
-// The index holds one per owned value: the status is a byte and sits with the booleans so the
-// struct fits the 112-byte allocation class instead of 128.
+// The index holds one per owned value: its type and status are small codes and sit with the
+// booleans so the struct fits the 96-byte allocation class instead of 112.
 type iocEntry struct {
-	mu  sync.Mutex
-	key iocKey
+	mu    sync.Mutex
+	value string
 
 	id          compactID // "" when the value is not (or no longer) in HarfangLab
 	description string
 	commentSum  uint64 // hash of the comment HarfangLab holds (the text itself is rebuilt from owners)
 	owners      owners
+	typ         iocType
 	hlStatus    statusCode
 	enabled     bool
 	block       bool
@@ -52,23 +51,10 @@ type iocEntry struct {
 	conflictLogged bool
 }
 
-// internType returns the constant of a known IOC type: decoded from JSON, every entry would
-// otherwise hold its own copy of the same few words (statuses are a statusCode).
-func internType(t string) string {
-	switch t {
-	case intel.TypeDomainName:
-		return intel.TypeDomainName
-	case intel.TypeIPBoth:
-		return intel.TypeIPBoth
-	case intel.TypeURL:
-		return intel.TypeURL
-	case intel.TypeHash:
-		return intel.TypeHash
-	case intel.TypeFilename:
-		return intel.TypeFilename
-	}
-	return t
-}
+func newEntry(k iocKey) *iocEntry { return &iocEntry{value: k.value, typ: iocTypeOf(k.typ)} }
+
+// key is the entry's IOC type and value.
+func (e *iocEntry) key() iocKey { return iocKey{e.typ.String(), e.value} }
 
 // iocRule is the IOCRule object as HarfangLab serialises it (fields the output uses).
 type iocRule struct {
@@ -177,7 +163,7 @@ type index struct {
 
 func newIndex() *index {
 	return &index{
-		entries: newTable(func(e *iocEntry) iocKey { return e.key }),
+		entries: newTable((*iocEntry).key),
 		owners:  newTable(func(s *ownerState) ownerID { return s.id }),
 		rules:   map[string]*ruleEntry{},
 	}
@@ -199,8 +185,8 @@ func (ix *index) entry(k iocKey) *iocEntry {
 	defer ix.mu.Unlock()
 	e := ix.entries.get(k)
 	if e == nil {
-		k.typ = internType(k.typ)
-		e = &iocEntry{key: k, owners: owners{}}
+		e = newEntry(k)
+		e.owners = owners{}
 		ix.entries.put(e)
 	}
 	return e
@@ -238,11 +224,11 @@ func findSource(ctx context.Context, c *Client, path, name string) (string, erro
 // loadIOCs fills the index with every IOC rule of the IOC list.
 func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err error) {
 	err = ListOf(ctx, c, PathIOCRule, url.Values{"source_id": {ix.iocSource}}, func(r iocRule) error {
-		k := iocKey{internType(r.Type), r.Value}
+		k := iocKey{r.Type, r.Value}
 		if !ix.shard.owns(k.String()) {
 			return nil
 		}
-		e := &iocEntry{key: k}
+		e := newEntry(k)
 		e.load(r)
 		if e.foreign {
 			foreign++

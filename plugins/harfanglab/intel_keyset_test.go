@@ -11,7 +11,7 @@ func entriesByValue() func(typ, value string) *iocEntry {
 	return func(typ, value string) *iocEntry {
 		k := iocKey{typ, value}
 		if m[k] == nil {
-			m[k] = &iocEntry{key: k}
+			m[k] = newEntry(k)
 		}
 		return m[k]
 	}
@@ -37,7 +37,7 @@ func TestKeySetSmallAndLarge(t *testing.T) {
 	s.each(func(e *iocEntry) {
 		seen++
 		if !s.has(e) {
-			t.Fatalf("each gave %v, which the set does not have", e.key)
+			t.Fatalf("each gave %v, which the set does not have", e.key())
 		}
 	})
 	if seen != 20 || s.has(ent("domain_name", "v0.example")) || !s.has(ent("domain_name", "v1.example")) {

@@ -27,3 +27,23 @@ func TestOwnerStateSize(t *testing.T) {
 		t.Fatalf("ownerState is %d bytes: over the 80-byte allocation class", n)
 	}
 }
+
+// The index holds one entry per owned value: it must stay in the 96-byte allocation class.
+func TestIOCEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(iocEntry{}); n > 96 {
+		t.Fatalf("iocEntry is %d bytes: over the 96-byte allocation class", n)
+	}
+}
+
+// An IOC type reads back as written, and the same word always gets the same code.
+func TestIOCTypeCode(t *testing.T) {
+	for _, s := range []string{"", intel.TypeDomainName, intel.TypeHash, "ip_src", "something-new"} {
+		c := iocTypeOf(s)
+		if c.String() != s || iocTypeOf(s) != c {
+			t.Fatalf("%q: code %d reads back as %q", s, c, c.String())
+		}
+	}
+	if iocTypeOf("") != 0 {
+		t.Fatal("the empty type must be code 0")
+	}
+}

@@ -153,7 +153,7 @@ func (o *intelOutput) sweep(ctx context.Context, ix *index, c *intel.Change, see
 	parallel(o.maxInFlight, o.entriesOf(ix), func(e *iocEntry) {
 		if err := o.sweepEntry(ctx, ix, e, staleIDs); err != nil {
 			failed.Add(1)
-			o.log.Errorf("sweep: %s: %v", e.key, err)
+			o.log.Errorf("sweep: %s: %v", e.key(), err)
 		}
 	})
 	// Then each owner's bookkeeping and its Sigma/YARA entries (its values are done).
@@ -219,7 +219,7 @@ func (o *intelOutput) sweepEntry(ctx context.Context, ix *index, e *iocEntry, st
 			return err
 		}
 	}
-	return fmt.Errorf("%s keeps changing in HarfangLab", e.key)
+	return fmt.Errorf("%s keeps changing in HarfangLab", e.key())
 }
 
 // heldEntries counts the IOC values and rules an owner holds.
