@@ -377,7 +377,7 @@ func scoreRef(v int) *int {
 // infoFrom is the owner-level part of a change, as recorded on each value it holds.
 func infoFrom(c *intel.Change) ownerRecord {
 	return ownerRecord{
-		Score: scoreRef(c.Score), Platforms: slices.Clone(c.Platforms), ValidUntil: c.ValidUntil,
+		Score: scoreRef(c.Score), Platforms: platformsOf(c.Platforms), ValidUntil: c.ValidUntil,
 		description: c.Description, maturity: statusOf(c.Maturity), known: true,
 	}
 }

@@ -13,10 +13,14 @@ import (
 // ownerRecord is what one owner indicator holds on one HarfangLab entry. It is stored under
 // "claims" in the entry's comment so that a restart rebuilds ownership, scores and expiry
 // timers from HarfangLab alone.
+//
+// Values share their owner's record when it says the same, so there is about one per owner:
+// the platforms, which most owners lack, hang from a pointer so that the record fits the
+// 80-byte allocation class instead of 96.
 type ownerRecord struct {
 	Via        []string   `json:"via"`
 	Score      *int       `json:"score,omitempty"`
-	Platforms  []string   `json:"platforms,omitempty"`
+	Platforms  *platforms `json:"platforms,omitempty"` // nil when none (never an empty list)
 	Block      bool       `json:"block,omitempty"`
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
 
@@ -28,6 +32,27 @@ type ownerRecord struct {
 	// keep asks to keep the owner-level fields a value already records (a relationship
 	// change applied before the owner's pattern change was seen).
 	keep bool
+}
+
+// platforms are the platforms an owner's record names.
+type platforms []string
+
+// platformsOf keeps a list of platforms, nil when it is empty (omitted from the comment, as an
+// empty list always was).
+func platformsOf(list []string) *platforms {
+	if len(list) == 0 {
+		return nil
+	}
+	p := platforms(slices.Clone(list))
+	return &p
+}
+
+// platforms returns the record's platforms (nil when none).
+func (r *ownerRecord) platforms() []string {
+	if r.Platforms == nil {
+		return nil
+	}
+	return *r.Platforms
 }
 
 // viaPatternOnly is the Via of most records, shared by them all (never modified in place).
@@ -57,7 +82,7 @@ func (r *ownerRecord) dropVia(via string) {
 func sameRecord(a, b *ownerRecord) bool {
 	return a.Block == b.Block && a.known == b.known && a.keep == b.keep &&
 		a.description == b.description && a.maturity == b.maturity &&
-		slices.Equal(a.Via, b.Via) && slices.Equal(a.Platforms, b.Platforms) &&
+		slices.Equal(a.Via, b.Via) && slices.Equal(a.platforms(), b.platforms()) &&
 		(a.Score == b.Score || a.Score != nil && b.Score != nil && *a.Score == *b.Score) &&
 		(a.ValidUntil == b.ValidUntil || a.ValidUntil != nil && b.ValidUntil != nil && a.ValidUntil.Equal(*b.ValidUntil))
 }
@@ -168,7 +193,7 @@ func buildComment(o owners) string {
 		if r.Score != nil && *r.Score > doc.IndicatorScore {
 			doc.IndicatorScore = *r.Score
 		}
-		for _, p := range r.Platforms {
+		for _, p := range r.platforms() {
 			plat[p] = true
 		}
 	}
@@ -258,13 +283,16 @@ func parseComment(s string) (o owners, ours bool) {
 // normalizeRecord completes an owner record. An owner without one (a comment of the older
 // connectors) takes the comment's top-level score and platforms; a recorded one is kept as is,
 // so reading and writing back a comment of ours changes nothing.
-func normalizeRecord(rec *ownerRecord, score *float64, platforms []string) *ownerRecord {
+func normalizeRecord(rec *ownerRecord, score *float64, topPlatforms []string) *ownerRecord {
 	if rec == nil {
-		rec = &ownerRecord{Platforms: slices.Clone(platforms)}
+		rec = &ownerRecord{Platforms: platformsOf(topPlatforms)}
 		if score != nil {
 			v := int(*score)
 			rec.Score = &v
 		}
+	}
+	if len(rec.platforms()) == 0 {
+		rec.Platforms = nil // a decoded empty list is none
 	}
 	rec.Via = slices.DeleteFunc(rec.Via, func(v string) bool { return v == "" })
 	if len(rec.Via) == 0 {

@@ -58,8 +58,8 @@ func TestCommentRoundTrip(t *testing.T) {
 	s40, s90 := 40, 90
 	until := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	o := ownersOf(map[string]*ownerRecord{
-		"b": {Via: []string{"pattern", "relationship--9"}, Score: &s90, Platforms: []string{"linux"}, Block: true, ValidUntil: &until},
-		"a": {Via: []string{"pattern"}, Score: &s40, Platforms: []string{"windows", "linux"}},
+		"b": {Via: []string{"pattern", "relationship--9"}, Score: &s90, Platforms: platformsOf([]string{"linux"}), Block: true, ValidUntil: &until},
+		"a": {Via: []string{"pattern"}, Score: &s40, Platforms: platformsOf([]string{"windows", "linux"})},
 	})
 	c := buildComment(o)
 	assert.JSONEq(t, `{"indicator_id":"a","indicator_ids":["a","b"],"indicator_score":90,"indicator_platforms":["linux","windows"],

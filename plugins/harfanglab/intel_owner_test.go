@@ -47,3 +47,10 @@ func TestIOCTypeCode(t *testing.T) {
 		t.Fatal("the empty type must be code 0")
 	}
 }
+
+// Values share their owner's record: it must stay in the 80-byte allocation class.
+func TestOwnerRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(ownerRecord{}); n > 80 {
+		t.Fatalf("ownerRecord is %d bytes: over the 80-byte allocation class", n)
+	}
+}
