@@ -207,24 +207,31 @@ var iocTypes = struct {
 	codes map[string]iocType
 }{codes: map[string]iocType{}}
 
+// knownIOCTypes get the first codes, in this order: they are found without the lock.
+var knownIOCTypes = [...]string{"", intel.TypeDomainName, intel.TypeIPBoth, intel.TypeURL, intel.TypeHash, intel.TypeFilename}
+
 func init() {
-	for _, t := range []string{"", intel.TypeDomainName, intel.TypeIPBoth, intel.TypeURL, intel.TypeHash, intel.TypeFilename} {
-		iocTypeOf(t)
+	names := slices.Clone(knownIOCTypes[:])
+	iocTypes.names.Store(&names)
+	for c, t := range names {
+		iocTypes.codes[t] = iocType(c)
 	}
 }
 
 // iocTypeOf returns the code of t, registering it if new. Past 65 535 distinct types (no
-// HarfangLab has more than a handful) every new one shares the last code.
+// HarfangLab has more than a handful; it refuses any other) every new one shares the last code.
 func iocTypeOf(t string) iocType {
+	for c, name := range knownIOCTypes {
+		if name == t {
+			return iocType(c)
+		}
+	}
 	iocTypes.Lock()
 	defer iocTypes.Unlock()
 	if c, ok := iocTypes.codes[t]; ok {
 		return c
 	}
-	var names []string
-	if p := iocTypes.names.Load(); p != nil {
-		names = *p
-	}
+	names := *iocTypes.names.Load()
 	if len(names) > math.MaxUint16 {
 		return math.MaxUint16
 	}
