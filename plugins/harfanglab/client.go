@@ -4,22 +4,25 @@
 package harfanglab
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-resty/resty/v2"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/metricbuf"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/retry"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/safehttp"
 )
@@ -64,7 +67,8 @@ type ClientConfig struct {
 // Client is a HarfangLab API client: token auth, trailing slashes, DRF pagination, retries on
 // 429/5xx/network errors with jittered back-off honouring Retry-After. Safe for concurrent use.
 type Client struct {
-	rc         *resty.Client
+	hc         *http.Client
+	auth       []string // the Authorization header value, built once
 	base       *url.URL // {URL}/api/data/
 	maxRetries int
 	retryBase  time.Duration
@@ -73,7 +77,7 @@ type Client struct {
 
 	requests  atomic.Int64
 	retries   atomic.Int64
-	mRequests *service.MetricCounter
+	mRequests *metricbuf.Counter // per request: coalesced (plugins/metricbuf)
 	mRetries  *service.MetricCounter
 	sleep     func(ctx context.Context, d time.Duration) error // replaced in tests
 }
@@ -109,16 +113,15 @@ func NewClient(c ClientConfig) (*Client, error) {
 		tr.TLSClientConfig = c.TLS.Clone()
 	}
 
-	rc := resty.New().
-		SetTransport(tr).
-		SetTimeout(c.Timeout).
-		SetLogger(restyLogger{c.Logger}).
-		SetHeader("Authorization", "Token "+c.Token).
-		SetHeader("Accept", "application/json").
-		SetRedirectPolicy(resty.RedirectPolicyFunc(safehttp.RedirectPolicy(5, true)))
+	hc := &http.Client{
+		Transport:     tr,
+		Timeout:       c.Timeout,
+		CheckRedirect: safehttp.RedirectPolicy(5, true),
+	}
 
 	cl := &Client{
-		rc:         rc,
+		hc:         hc,
+		auth:       []string{"Token " + c.Token},
 		base:       base,
 		maxRetries: c.MaxRetries,
 		retryBase:  c.RetryBase,
@@ -127,7 +130,7 @@ func NewClient(c ClientConfig) (*Client, error) {
 		sleep:      retry.Sleep,
 	}
 	if c.Metrics != nil {
-		cl.mRequests = c.Metrics.NewCounter("harfanglab_requests_total", "method", "code")
+		cl.mRequests = metricbuf.NewCounter(c.Metrics.NewCounter("harfanglab_requests_total", "method", "code"), 2)
 		cl.mRetries = c.Metrics.NewCounter("harfanglab_retries_total", "reason")
 	}
 	return cl, nil
@@ -154,6 +157,9 @@ func parseBaseURL(raw string) (*url.URL, error) {
 
 // Requests is the number of HTTP attempts made (retries included).
 func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// FlushMetrics hands the coalesced request counts to Benthos now (at Close).
+func (c *Client) FlushMetrics() { c.mRequests.Flush() }
 
 // Retries is the number of attempts that were retries.
 func (c *Client) Retries() int64 { return c.retries.Load() }
@@ -329,31 +335,134 @@ func (c *Client) do(ctx context.Context, method string, u *url.URL, body, out an
 // once runs a single attempt. wait is the server's Retry-After, if any.
 func (c *Client) once(ctx context.Context, method string, u *url.URL, body, out any) (wait time.Duration, err error) {
 	c.requests.Add(1)
-	req := c.rc.R().SetContext(ctx)
-	if body != nil {
-		req.SetHeader("Content-Type", "application/json").SetBody(body)
-	}
-	resp, err := req.Execute(method, u.String())
+	status, header, answer, err := c.send(ctx, method, u, body)
+	defer putBuffer(answer)
 	if err != nil {
 		c.mRequests.Incr(1, method, "error")
-		return 0, &transportError{method: method, path: c.apiPath(u), err: err}
+		return 0, err
 	}
-	status := resp.StatusCode()
-	c.mRequests.Incr(1, method, strconv.Itoa(status/100)+"xx")
+	c.mRequests.Incr(1, method, statusClass(status))
 	if status < 200 || status > 299 {
-		apiErr := &APIError{Method: method, Path: c.apiPath(u), Status: status, Body: truncate(string(resp.Body()), 1000)}
+		apiErr := &APIError{Method: method, Path: c.apiPath(u), Status: status, Body: truncate(answer.String(), 1000)}
 		if status == http.StatusTooManyRequests {
-			wait = retry.ParseRetryAfter(resp.Header().Get("Retry-After"))
+			wait = retry.ParseRetryAfter(header.Get("Retry-After"))
 		}
 		return wait, apiErr
 	}
-	if out == nil || len(resp.Body()) == 0 || status == http.StatusNoContent {
+	if out == nil || answer.Len() == 0 || status == http.StatusNoContent {
 		return 0, nil
 	}
-	if err := json.Unmarshal(resp.Body(), out); err != nil {
+	if err := json.Unmarshal(answer.Bytes(), out); err != nil {
 		return 0, fmt.Errorf("decoding HarfangLab answer to %s %s: %w", method, c.apiPath(u), err)
 	}
 	return 0, nil
+}
+
+// send makes one HTTP exchange: body (if any) sent as JSON, the whole answer read into a
+// pooled buffer the caller returns with putBuffer. Plain net/http with buffers reused across
+// requests: one IOC is one request, so the per-request cost is the per-IOC cost (issue 12).
+func (c *Client) send(ctx context.Context, method string, u *url.URL, body any) (status int, header http.Header, answer *bytes.Buffer, err error) {
+	var reqBody *bytes.Buffer
+	var sent *sentBody
+	if body != nil {
+		reqBody = getBuffer()
+		// The transport may close (stop reading) the body after Do returns: the buffer goes
+		// back to the pool only once it has.
+		defer func() {
+			if sent != nil && sent.closed.Load() {
+				putBuffer(reqBody)
+			}
+		}()
+		if err := encodeBody(reqBody, body); err != nil {
+			sent = &sentBody{}
+			sent.closed.Store(true)
+			return 0, nil, nil, fmt.Errorf("encoding the body of %s %s: %w", method, c.apiPath(u), err)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("building %s %s: %w", method, c.apiPath(u), err)
+	}
+	req.Header = make(http.Header, 4)
+	req.Header["Authorization"] = c.auth
+	req.Header["Accept"] = jsonMedia
+	if reqBody != nil {
+		b := reqBody.Bytes()
+		req.Header["Content-Type"] = jsonMedia
+		req.ContentLength = int64(len(b))
+		sent = &sentBody{Reader: bytes.NewReader(b)}
+		req.Body = sent
+		// A redirected GET has no body, a write is never redirected; a copy all the same.
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(bytes.Clone(b))), nil }
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, nil, &transportError{method: method, path: c.apiPath(u), err: err}
+	}
+	defer resp.Body.Close()
+	answer = getBuffer()
+	if _, err := answer.ReadFrom(resp.Body); err != nil {
+		putBuffer(answer)
+		return 0, nil, nil, &transportError{method: method, path: c.apiPath(u), err: err}
+	}
+	return resp.StatusCode, resp.Header, answer, nil
+}
+
+// encodeBody writes body as JSON; bytes and strings are taken as JSON already (as resty,
+// which this client used before, did).
+func encodeBody(buf *bytes.Buffer, body any) error {
+	switch b := body.(type) {
+	case []byte:
+		buf.Write(b)
+	case json.RawMessage:
+		buf.Write(b)
+	case string:
+		buf.WriteString(b)
+	default:
+		if err := json.NewEncoder(buf).Encode(body); err != nil {
+			return err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+	}
+	return nil
+}
+
+// sentBody is a request body that tells when the transport is done with it.
+type sentBody struct {
+	*bytes.Reader
+	closed atomic.Bool
+}
+
+func (s *sentBody) Close() error {
+	s.closed.Store(true)
+	return nil
+}
+
+// jsonMedia is the Accept and Content-Type header value, shared by every request.
+var jsonMedia = []string{"application/json"}
+
+// statusClass is the `code` label of harfanglab_requests_total, without formatting per request.
+func statusClass(status int) string {
+	if c := status / 100; c >= 1 && c <= 5 {
+		return [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}[c-1]
+	}
+	return strconv.Itoa(status/100) + "xx"
+}
+
+// buffers are reused for request bodies and answers; list pages can be large, so a buffer
+// grown past maxPooledBuffer is left to the GC rather than kept.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBuffer = 64 << 10
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b == nil || b.Cap() > maxPooledBuffer {
+		return
+	}
+	b.Reset()
+	buffers.Put(b)
 }
 
 // backoff is the jittered exponential wait before retry number attempt+1.
@@ -453,12 +562,3 @@ func cloneValues(q url.Values) url.Values {
 	}
 	return out
 }
-
-// restyLogger routes resty's own messages to the Benthos logger at DEBUG: resty prints every
-// failed attempt to stderr by default, while the Client reports failures itself. Resty's debug
-// mode is never enabled, so request headers (the token) are never logged.
-type restyLogger struct{ l *service.Logger }
-
-func (r restyLogger) Errorf(format string, v ...any) { r.l.Debugf(format, v...) }
-func (r restyLogger) Warnf(format string, v ...any)  { r.l.Debugf(format, v...) }
-func (r restyLogger) Debugf(format string, v ...any) { r.l.Debugf(format, v...) }
