@@ -359,26 +359,9 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, body, out 
 }
 
 // send makes one HTTP exchange: body (if any) sent as JSON, the whole answer read into a
-// pooled buffer the caller returns with putBuffer. Plain net/http with buffers reused across
-// requests: one IOC is one request, so the per-request cost is the per-IOC cost (issue 12).
+// pooled buffer the caller returns with putBuffer. Plain net/http: one IOC is one request, so
+// the per-request cost is the per-IOC cost (issue 12).
 func (c *Client) send(ctx context.Context, method string, u *url.URL, body any) (status int, header http.Header, answer *bytes.Buffer, err error) {
-	var reqBody *bytes.Buffer
-	var sent *sentBody
-	if body != nil {
-		reqBody = getBuffer()
-		// The transport may close (stop reading) the body after Do returns: the buffer goes
-		// back to the pool only once it has.
-		defer func() {
-			if sent != nil && sent.closed.Load() {
-				putBuffer(reqBody)
-			}
-		}()
-		if err := encodeBody(reqBody, body); err != nil {
-			sent = &sentBody{}
-			sent.closed.Store(true)
-			return 0, nil, nil, fmt.Errorf("encoding the body of %s %s: %w", method, c.apiPath(u), err)
-		}
-	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("building %s %s: %w", method, c.apiPath(u), err)
@@ -386,14 +369,17 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, body any) 
 	req.Header = make(http.Header, 4)
 	req.Header["Authorization"] = c.auth
 	req.Header["Accept"] = jsonMedia
-	if reqBody != nil {
-		b := reqBody.Bytes()
+	if body != nil {
+		b, err := encodeBody(body)
+		if err != nil {
+			return 0, nil, nil, fmt.Errorf("encoding the body of %s %s: %w", method, c.apiPath(u), err)
+		}
 		req.Header["Content-Type"] = jsonMedia
 		req.ContentLength = int64(len(b))
-		sent = &sentBody{Reader: bytes.NewReader(b)}
-		req.Body = sent
-		// A redirected GET has no body, a write is never redirected; a copy all the same.
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(bytes.Clone(b))), nil }
+		// A NopCloser over a bytes.Reader is what net/http knows to be in memory: it then
+		// writes headers and body in one write (any other reader gets a write each).
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -408,34 +394,22 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, body any) 
 	return resp.StatusCode, resp.Header, answer, nil
 }
 
-// encodeBody writes body as JSON; bytes and strings are taken as JSON already (as resty,
-// which this client used before, did).
-func encodeBody(buf *bytes.Buffer, body any) error {
+// encodeBody is body as JSON; bytes and strings are taken as JSON already (as resty, which
+// this client used before, did).
+func encodeBody(body any) ([]byte, error) {
 	switch b := body.(type) {
 	case []byte:
-		buf.Write(b)
+		return b, nil
 	case json.RawMessage:
-		buf.Write(b)
+		return b, nil
 	case string:
-		buf.WriteString(b)
-	default:
-		if err := json.NewEncoder(buf).Encode(body); err != nil {
-			return err
-		}
-		buf.Truncate(buf.Len() - 1) // Encode's newline
+		return []byte(b), nil
 	}
-	return nil
-}
-
-// sentBody is a request body that tells when the transport is done with it.
-type sentBody struct {
-	*bytes.Reader
-	closed atomic.Bool
-}
-
-func (s *sentBody) Close() error {
-	s.closed.Store(true)
-	return nil
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encoding JSON: %w", err)
+	}
+	return b, nil
 }
 
 // jsonMedia is the Accept and Content-Type header value, shared by every request.

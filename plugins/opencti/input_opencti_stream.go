@@ -5,7 +5,6 @@ package opencti
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -497,7 +496,7 @@ func (s *streamInput) message(ctx context.Context, f frame) (*service.Message, s
 	msg := service.NewMessage(f.data)
 	msg.MetaSetMut(metaEvent, f.event)
 	msg.MetaSetMut(metaEventID, f.id)
-	if !json.Valid(f.data) {
+	if !validJSON(f.data) {
 		msg.SetError(fmt.Errorf("opencti_stream: event %s (%s): data is not valid JSON", f.id, f.event))
 	}
 	// With auto_replay_nacks (default) only final acks arrive here. With it off, a nack means

@@ -176,7 +176,10 @@ func (p *stixToHarfangLab) Process(_ context.Context, msg *service.Message) (ser
 			p.mErrors.Incr(1, "invalid_change")
 			return nil, err
 		}
-		m := msg.Copy()
+		m := msg
+		if len(changes) > 1 { // one change (the usual case) takes the event's message over
+			m = msg.Copy()
+		}
 		m.SetBytes(encodeChange(c))
 		if c.Control != "" {
 			m.MetaSet(metaOwner, c.Control) // a stable key (scale-out: one partition)

@@ -102,6 +102,7 @@ func TestBackfillPeakRSS(t *testing.T) {
 		<-cpuDone
 		savePprof(t, d.Vars["HTTP_ADDRESS"], "heap", profile)
 		savePprof(t, d.Vars["HTTP_ADDRESS"], "allocs", profile+".allocs")
+		savePprof(t, d.Vars["HTTP_ADDRESS"], "heap?debug=1", profile+".txt") // runtime.MemStats at its end
 	}
 	if kb, err := vmHWM(cmd.Process.Pid); err == nil {
 		peakKB = kb
