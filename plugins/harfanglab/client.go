@@ -67,9 +67,11 @@ type ClientConfig struct {
 // Client is a HarfangLab API client: token auth, trailing slashes, DRF pagination, retries on
 // 429/5xx/network errors with jittered back-off honouring Retry-After. Safe for concurrent use.
 type Client struct {
-	hc         *http.Client
-	auth       []string // the Authorization header value, built once
-	base       *url.URL // {URL}/api/data/
+	hc         *http.Client // GETs, which follow redirects
+	rt         http.RoundTripper
+	timeout    time.Duration // of one attempt, body read included
+	auth       []string      // the Authorization header value, built once
+	base       *url.URL      // {URL}/api/data/
 	maxRetries int
 	retryBase  time.Duration
 	retryMax   time.Duration
@@ -115,12 +117,13 @@ func NewClient(c ClientConfig) (*Client, error) {
 
 	hc := &http.Client{
 		Transport:     tr,
-		Timeout:       c.Timeout,
 		CheckRedirect: safehttp.RedirectPolicy(5, true),
 	}
 
 	cl := &Client{
 		hc:         hc,
+		rt:         tr,
+		timeout:    c.Timeout,
 		auth:       []string{"Token " + c.Token},
 		base:       base,
 		maxRetries: c.MaxRetries,
@@ -362,6 +365,8 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, body, out 
 // pooled buffer the caller returns with putBuffer. Plain net/http: one IOC is one request, so
 // the per-request cost is the per-IOC cost (issue 12).
 func (c *Client) send(ctx context.Context, method string, u *url.URL, body any) (status int, header http.Header, answer *bytes.Buffer, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("building %s %s: %w", method, c.apiPath(u), err)
@@ -381,7 +386,14 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, body any) 
 		req.Body = io.NopCloser(bytes.NewReader(b))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	}
-	resp, err := c.hc.Do(req)
+	var resp *http.Response
+	if method == http.MethodGet {
+		resp, err = c.hc.Do(req)
+	} else {
+		// Writes never follow a redirect (the policy hands back the 3xx as it is), so they
+		// skip http.Client: its per-request header copy (for redirects) and bookkeeping.
+		resp, err = c.rt.RoundTrip(req)
+	}
 	if err != nil {
 		return 0, nil, nil, &transportError{method: method, path: c.apiPath(u), err: err}
 	}
