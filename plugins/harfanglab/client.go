@@ -4,22 +4,25 @@
 package harfanglab
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-resty/resty/v2"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/metricbuf"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/retry"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/safehttp"
 )
@@ -64,8 +67,11 @@ type ClientConfig struct {
 // Client is a HarfangLab API client: token auth, trailing slashes, DRF pagination, retries on
 // 429/5xx/network errors with jittered back-off honouring Retry-After. Safe for concurrent use.
 type Client struct {
-	rc         *resty.Client
-	base       *url.URL // {URL}/api/data/
+	hc         *http.Client // GETs, which follow redirects
+	rt         http.RoundTripper
+	timeout    time.Duration // of one attempt, body read included
+	auth       []string      // the Authorization header value, built once
+	base       *url.URL      // {URL}/api/data/
 	maxRetries int
 	retryBase  time.Duration
 	retryMax   time.Duration
@@ -73,7 +79,7 @@ type Client struct {
 
 	requests  atomic.Int64
 	retries   atomic.Int64
-	mRequests *service.MetricCounter
+	mRequests *metricbuf.Counter // per request: coalesced (plugins/metricbuf)
 	mRetries  *service.MetricCounter
 	sleep     func(ctx context.Context, d time.Duration) error // replaced in tests
 }
@@ -109,16 +115,16 @@ func NewClient(c ClientConfig) (*Client, error) {
 		tr.TLSClientConfig = c.TLS.Clone()
 	}
 
-	rc := resty.New().
-		SetTransport(tr).
-		SetTimeout(c.Timeout).
-		SetLogger(restyLogger{c.Logger}).
-		SetHeader("Authorization", "Token "+c.Token).
-		SetHeader("Accept", "application/json").
-		SetRedirectPolicy(resty.RedirectPolicyFunc(safehttp.RedirectPolicy(5, true)))
+	hc := &http.Client{
+		Transport:     tr,
+		CheckRedirect: safehttp.RedirectPolicy(5, true),
+	}
 
 	cl := &Client{
-		rc:         rc,
+		hc:         hc,
+		rt:         tr,
+		timeout:    c.Timeout,
+		auth:       []string{"Token " + c.Token},
 		base:       base,
 		maxRetries: c.MaxRetries,
 		retryBase:  c.RetryBase,
@@ -127,7 +133,7 @@ func NewClient(c ClientConfig) (*Client, error) {
 		sleep:      retry.Sleep,
 	}
 	if c.Metrics != nil {
-		cl.mRequests = c.Metrics.NewCounter("harfanglab_requests_total", "method", "code")
+		cl.mRequests = metricbuf.NewCounter(c.Metrics.NewCounter("harfanglab_requests_total", "method", "code"), 2)
 		cl.mRetries = c.Metrics.NewCounter("harfanglab_retries_total", "reason")
 	}
 	return cl, nil
@@ -154,6 +160,9 @@ func parseBaseURL(raw string) (*url.URL, error) {
 
 // Requests is the number of HTTP attempts made (retries included).
 func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// FlushMetrics hands the coalesced request counts to Benthos now (at Close).
+func (c *Client) FlushMetrics() { c.mRequests.Flush() }
 
 // Retries is the number of attempts that were retries.
 func (c *Client) Retries() int64 { return c.retries.Load() }
@@ -329,31 +338,117 @@ func (c *Client) do(ctx context.Context, method string, u *url.URL, body, out an
 // once runs a single attempt. wait is the server's Retry-After, if any.
 func (c *Client) once(ctx context.Context, method string, u *url.URL, body, out any) (wait time.Duration, err error) {
 	c.requests.Add(1)
-	req := c.rc.R().SetContext(ctx)
-	if body != nil {
-		req.SetHeader("Content-Type", "application/json").SetBody(body)
-	}
-	resp, err := req.Execute(method, u.String())
+	status, header, answer, err := c.send(ctx, method, u, body)
+	defer putBuffer(answer)
 	if err != nil {
 		c.mRequests.Incr(1, method, "error")
-		return 0, &transportError{method: method, path: c.apiPath(u), err: err}
+		return 0, err
 	}
-	status := resp.StatusCode()
-	c.mRequests.Incr(1, method, strconv.Itoa(status/100)+"xx")
+	c.mRequests.Incr(1, method, statusClass(status))
 	if status < 200 || status > 299 {
-		apiErr := &APIError{Method: method, Path: c.apiPath(u), Status: status, Body: truncate(string(resp.Body()), 1000)}
+		apiErr := &APIError{Method: method, Path: c.apiPath(u), Status: status, Body: truncate(answer.String(), 1000)}
 		if status == http.StatusTooManyRequests {
-			wait = retry.ParseRetryAfter(resp.Header().Get("Retry-After"))
+			wait = retry.ParseRetryAfter(header.Get("Retry-After"))
 		}
 		return wait, apiErr
 	}
-	if out == nil || len(resp.Body()) == 0 || status == http.StatusNoContent {
+	if out == nil || answer.Len() == 0 || status == http.StatusNoContent {
 		return 0, nil
 	}
-	if err := json.Unmarshal(resp.Body(), out); err != nil {
+	if err := json.Unmarshal(answer.Bytes(), out); err != nil {
 		return 0, fmt.Errorf("decoding HarfangLab answer to %s %s: %w", method, c.apiPath(u), err)
 	}
 	return 0, nil
+}
+
+// send makes one HTTP exchange: body (if any) sent as JSON, the whole answer read into a
+// pooled buffer the caller returns with putBuffer. Plain net/http: one IOC is one request, so
+// the per-request cost is the per-IOC cost (issue 12).
+func (c *Client) send(ctx context.Context, method string, u *url.URL, body any) (status int, header http.Header, answer *bytes.Buffer, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("building %s %s: %w", method, c.apiPath(u), err)
+	}
+	req.Header = make(http.Header, 4)
+	req.Header["Authorization"] = c.auth
+	req.Header["Accept"] = jsonMedia
+	if body != nil {
+		b, err := encodeBody(body)
+		if err != nil {
+			return 0, nil, nil, fmt.Errorf("encoding the body of %s %s: %w", method, c.apiPath(u), err)
+		}
+		req.Header["Content-Type"] = jsonMedia
+		req.ContentLength = int64(len(b))
+		// A NopCloser over a bytes.Reader is what net/http knows to be in memory: it then
+		// writes headers and body in one write (any other reader gets a write each).
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	var resp *http.Response
+	if method == http.MethodGet {
+		resp, err = c.hc.Do(req)
+	} else {
+		// Writes never follow a redirect (the policy hands back the 3xx as it is), so they
+		// skip http.Client: its per-request header copy (for redirects) and bookkeeping.
+		resp, err = c.rt.RoundTrip(req)
+	}
+	if err != nil {
+		return 0, nil, nil, &transportError{method: method, path: c.apiPath(u), err: err}
+	}
+	defer resp.Body.Close()
+	answer = getBuffer()
+	if _, err := answer.ReadFrom(resp.Body); err != nil {
+		putBuffer(answer)
+		return 0, nil, nil, &transportError{method: method, path: c.apiPath(u), err: err}
+	}
+	return resp.StatusCode, resp.Header, answer, nil
+}
+
+// encodeBody is body as JSON; bytes and strings are taken as JSON already (as resty, which
+// this client used before, did).
+func encodeBody(body any) ([]byte, error) {
+	switch b := body.(type) {
+	case []byte:
+		return b, nil
+	case json.RawMessage:
+		return b, nil
+	case string:
+		return []byte(b), nil
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encoding JSON: %w", err)
+	}
+	return b, nil
+}
+
+// jsonMedia is the Accept and Content-Type header value, shared by every request.
+var jsonMedia = []string{"application/json"}
+
+// statusClass is the `code` label of harfanglab_requests_total, without formatting per request.
+func statusClass(status int) string {
+	if c := status / 100; c >= 1 && c <= 5 {
+		return [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}[c-1]
+	}
+	return strconv.Itoa(status/100) + "xx"
+}
+
+// buffers are reused for request bodies and answers; list pages can be large, so a buffer
+// grown past maxPooledBuffer is left to the GC rather than kept.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBuffer = 64 << 10
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b == nil || b.Cap() > maxPooledBuffer {
+		return
+	}
+	b.Reset()
+	buffers.Put(b)
 }
 
 // backoff is the jittered exponential wait before retry number attempt+1.
@@ -453,12 +548,3 @@ func cloneValues(q url.Values) url.Values {
 	}
 	return out
 }
-
-// restyLogger routes resty's own messages to the Benthos logger at DEBUG: resty prints every
-// failed attempt to stderr by default, while the Client reports failures itself. Resty's debug
-// mode is never enabled, so request headers (the token) are never logged.
-type restyLogger struct{ l *service.Logger }
-
-func (r restyLogger) Errorf(format string, v ...any) { r.l.Debugf(format, v...) }
-func (r restyLogger) Warnf(format string, v ...any)  { r.l.Debugf(format, v...) }
-func (r restyLogger) Debugf(format string, v ...any) { r.l.Debugf(format, v...) }

@@ -304,21 +304,28 @@ func (o *intelOutput) applyValues(ctx context.Context, ix *index, s *ownerState,
 		}
 	}
 	results := make(chan valueResult, len(keys))
+	one := func(k iocKey) {
+		ioc, wanted := want[k]
+		r := rec
+		r.Block = r.Block || ioc.Block
+		sh := shared[0]
+		if r.Block {
+			sh = shared[1]
+		}
+		e := ix.entry(k)
+		held, err := o.applyValue(ctx, ix, e, s.id, via, wanted, valueRecord{&r, sh}, aliases)
+		results <- valueResult{e, held, err}
+	}
 	var wg sync.WaitGroup
 	for k := range keys {
+		if len(keys) == 1 { // the usual one-value indicator: no goroutine (and no stack to grow)
+			one(k)
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ioc, wanted := want[k]
-			r := rec
-			r.Block = r.Block || ioc.Block
-			sh := shared[0]
-			if r.Block {
-				sh = shared[1]
-			}
-			e := ix.entry(k)
-			held, err := o.applyValue(ctx, ix, e, s.id, via, wanted, valueRecord{&r, sh}, aliases)
-			results <- valueResult{e, held, err}
+			one(k)
 		}()
 	}
 	wg.Wait()
@@ -518,15 +525,17 @@ func (o *intelOutput) writeIOC(ctx context.Context, ix *index, e *iocEntry, next
 // createIOC posts a new IOC rule. A value HarfangLab refuses (400 on its format) fails with
 // HarfangLab's reason; the other values of the change are written anyway.
 func (o *intelOutput) createIOC(ctx context.Context, ix *index, e *iocEntry, d desired, next owners) error {
-	body := map[string]any{
-		"source_id": ix.iocSource, "type": e.typ.String(), "value": e.value,
-		"description": d.description, "comment": d.comment, "hl_status": d.hlStatus,
-		"enabled": true, "block_on_agent": d.block,
+	body := newIOCBody{
+		SourceID: ix.iocSource, Type: e.typ.String(), Value: e.value,
+		Description: d.description, Comment: d.comment, HLStatus: d.hlStatus,
+		Enabled: true, BlockOnAgent: d.block,
 	}
 	if d.hlStatus == "testing" {
-		body["hl_local_testing_status"] = "in_progress"
+		body.LocalTestingStatus = "in_progress"
 	}
-	var created iocRule
+	var created struct {
+		ID string `json:"id"` // the rest of the answer is not needed: not decoded
+	}
 	err := o.do(ctx, "create", e.key().String(), func() error { return o.client.Post(ctx, PathIOCRule, body, &created) })
 	if IsDuplicate(err) {
 		return errReread
@@ -543,6 +552,19 @@ func (o *intelOutput) createIOC(ctx context.Context, ix *index, e *iocEntry, d d
 	e.id, e.enabled, e.block, e.commentSum, e.description, e.hlStatus, e.owners = compactOf(created.ID), true, d.block, commentSum(d.comment), d.description, statusOf(d.hlStatus), next
 	ix.live.Add(1)
 	return nil
+}
+
+// newIOCBody is the POST body of a new IOC rule (a struct: encoded without a map's sorting).
+type newIOCBody struct {
+	SourceID           string `json:"source_id"`
+	Type               string `json:"type"`
+	Value              string `json:"value"`
+	Description        string `json:"description"`
+	Comment            string `json:"comment"`
+	HLStatus           string `json:"hl_status"`
+	Enabled            bool   `json:"enabled"`
+	BlockOnAgent       bool   `json:"block_on_agent"`
+	LocalTestingStatus string `json:"hl_local_testing_status,omitempty"`
 }
 
 // patchIOC sends the fields that differ, if any. Disabling (and enabling again) also sets

@@ -178,6 +178,15 @@ type commentDoc struct {
 // buildComment renders the ownership of an entry. An entry with no owner left (a disabled
 // one) keeps an empty owner list, which still marks it as ours.
 func buildComment(o owners) string {
+	if b, ok := appendComment(make([]byte, 0, 256), o); ok {
+		return string(b)
+	}
+	return buildCommentJSON(o)
+}
+
+// buildCommentJSON is buildComment through encoding/json: the reference appendComment is
+// tested against, and its fallback.
+func buildCommentJSON(o owners) string {
 	doc := commentDoc{IndicatorIDs: o.sortedIDs(), IndicatorPlatforms: []string{}}
 	if len(doc.IndicatorIDs) > 0 {
 		first := doc.IndicatorIDs[0]

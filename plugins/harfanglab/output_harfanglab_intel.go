@@ -12,6 +12,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/metricbuf"
 )
 
 const (
@@ -114,9 +115,9 @@ func init() {
 }
 
 type intelMetrics struct {
-	writes    *service.MetricCounter
+	writes    *metricbuf.Counter // per write: coalesced (plugins/metricbuf)
 	rejected  *service.MetricCounter
-	entries   *service.MetricGauge
+	entries   *metricbuf.Gauge
 	expired   *service.MetricCounter
 	conflicts *service.MetricCounter
 }
@@ -206,9 +207,9 @@ func newIntelOutput(conf *service.ParsedConfig, mgr *service.Resources) (*intelO
 		return nil, err
 	}
 	o.m = intelMetrics{
-		writes:    met.NewCounter("harfanglab_intel_writes_total", "op"),
+		writes:    metricbuf.NewCounter(met.NewCounter("harfanglab_intel_writes_total", "op"), 1),
 		rejected:  met.NewCounter("harfanglab_intel_rejected_total"),
-		entries:   met.NewGauge("harfanglab_intel_index_entries"),
+		entries:   metricbuf.NewGauge(met.NewGauge("harfanglab_intel_index_entries"), 0),
 		expired:   met.NewCounter("harfanglab_intel_expired_total"),
 		conflicts: met.NewCounter("harfanglab_intel_conflicts_total"),
 	}
@@ -349,6 +350,9 @@ func (o *intelOutput) Write(ctx context.Context, msg *service.Message) error {
 // Close stops the expiry loop. It is idempotent.
 func (o *intelOutput) Close(ctx context.Context) error {
 	o.closeOnce.Do(func() {
+		o.m.writes.Flush()
+		o.m.entries.Flush()
+		o.client.FlushMetrics()
 		o.shut.TriggerHardStop()
 		// The expiry loop starts at the first Connect; with none, nothing is left to wait for.
 		o.startOnce.Do(o.shut.TriggerHasStopped)

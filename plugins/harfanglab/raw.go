@@ -1,6 +1,7 @@
 package harfanglab
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/url"
@@ -26,13 +27,10 @@ func (c *Client) APIVersion(ctx context.Context) (status int, answer []byte, err
 
 func (c *Client) raw(ctx context.Context, method string, u *url.URL, body any) (int, []byte, error) {
 	c.requests.Add(1)
-	req := c.rc.R().SetContext(ctx)
-	if body != nil {
-		req.SetHeader("Content-Type", "application/json").SetBody(body)
-	}
-	resp, err := req.Execute(method, u.String())
+	status, _, answer, err := c.send(ctx, method, u, body)
+	defer putBuffer(answer)
 	if err != nil {
-		return 0, nil, &transportError{method: method, path: c.apiPath(u), err: err}
+		return 0, nil, err
 	}
-	return resp.StatusCode(), resp.Body(), nil
+	return status, bytes.Clone(answer.Bytes()), nil
 }

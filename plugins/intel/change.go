@@ -129,14 +129,17 @@ func (c *Change) ExpiredAt(now time.Time) bool {
 
 // Decode parses a message body into a Change.
 func Decode(b []byte) (*Change, error) {
-	var c Change
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("decoding intel change: %w", err)
+	c, ok := decodeFast(b)
+	if !ok {
+		c = &Change{}
+		if err := json.Unmarshal(b, c); err != nil {
+			return nil, fmt.Errorf("decoding intel change: %w", err)
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return &c, nil
+	return c, nil
 }
 
 // Encode serialises a Change into a message body.

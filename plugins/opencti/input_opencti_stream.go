@@ -5,7 +5,6 @@ package opencti
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"github.com/Jeffail/shutdown"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/metricbuf"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/safehttp"
 )
 
@@ -243,12 +243,12 @@ func parseStreamConfig(conf *service.ParsedConfig) (c streamConfig, err error) {
 }
 
 type streamMetrics struct {
-	events     *service.MetricCounter
+	events     *metricbuf.Counter // per event: coalesced (plugins/metricbuf)
 	reconnects *service.MetricCounter
 	trimmed    *service.MetricCounter
 	resnaps    *service.MetricCounter
-	lag        *service.MetricGauge
-	checkpoint *service.MetricGauge
+	lag        *metricbuf.Gauge
+	checkpoint *metricbuf.Gauge
 }
 
 // streamInput is the `opencti_stream` input. A reader goroutine (conn.go) owns the HTTP
@@ -312,12 +312,12 @@ func newStreamInput(conf *service.ParsedConfig, mgr *service.Resources) (*stream
 		// No client timeout: the stream is endless; liveness is heartbeat_timeout's job.
 		client: &http.Client{Transport: transport, CheckRedirect: safehttp.RedirectPolicy(5, false)},
 		metrics: streamMetrics{
-			events:     m.NewCounter("opencti_stream_events_total", "event"),
+			events:     metricbuf.NewCounter(m.NewCounter("opencti_stream_events_total", "event"), 1),
 			reconnects: m.NewCounter("opencti_stream_reconnects_total"),
 			trimmed:    m.NewCounter("opencti_stream_trimmed_total"),
 			resnaps:    m.NewCounter("opencti_stream_resnapshots_total", "reason"),
-			lag:        m.NewGauge("opencti_stream_lag_ms"),
-			checkpoint: m.NewGauge("opencti_stream_checkpoint_ms"),
+			lag:        metricbuf.NewGauge(m.NewGauge("opencti_stream_lag_ms"), 0),
+			checkpoint: metricbuf.NewGauge(m.NewGauge("opencti_stream_checkpoint_ms"), 0),
 		},
 		cp:      checkpoint.NewCapped[string](int64(c.checkpointLimit)),
 		shutSig: shutdown.NewSignaller(),
@@ -496,7 +496,7 @@ func (s *streamInput) message(ctx context.Context, f frame) (*service.Message, s
 	msg := service.NewMessage(f.data)
 	msg.MetaSetMut(metaEvent, f.event)
 	msg.MetaSetMut(metaEventID, f.id)
-	if !json.Valid(f.data) {
+	if !validJSON(f.data) {
 		msg.SetError(fmt.Errorf("opencti_stream: event %s (%s): data is not valid JSON", f.id, f.event))
 	}
 	// With auto_replay_nacks (default) only final acks arrive here. With it off, a nack means
@@ -639,6 +639,9 @@ func (s *streamInput) Close(ctx context.Context) error {
 			s.shutSig.TriggerHardStop()
 		}
 		err = s.writeCursor(ctx)
+		s.metrics.events.Flush()
+		s.metrics.lag.Flush()
+		s.metrics.checkpoint.Flush()
 		s.shutSig.TriggerHasStopped()
 	})
 	return err

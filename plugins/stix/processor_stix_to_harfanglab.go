@@ -12,6 +12,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/metricbuf"
 )
 
 const (
@@ -112,7 +113,7 @@ type stixToHarfangLab struct {
 	now            func() time.Time
 
 	log      *service.Logger
-	mChanges *service.MetricCounter
+	mChanges *metricbuf.Counter // per message: coalesced (plugins/metricbuf)
 	mDropped *service.MetricCounter
 	mErrors  *service.MetricCounter
 }
@@ -122,7 +123,7 @@ func newStixToHarfangLab(conf *service.ParsedConfig, mgr *service.Resources) (*s
 		now:            time.Now,
 		ignoredAuthors: map[string]struct{}{},
 		log:            mgr.Logger(),
-		mChanges:       mgr.Metrics().NewCounter("stix_to_harfanglab_changes_total", "live"),
+		mChanges:       metricbuf.NewCounter(mgr.Metrics().NewCounter("stix_to_harfanglab_changes_total", "live"), 1),
 		mDropped:       mgr.Metrics().NewCounter("stix_to_harfanglab_dropped_total", "reason"),
 		mErrors:        mgr.Metrics().NewCounter("stix_to_harfanglab_errors_total", "reason"),
 	}
@@ -175,7 +176,10 @@ func (p *stixToHarfangLab) Process(_ context.Context, msg *service.Message) (ser
 			p.mErrors.Incr(1, "invalid_change")
 			return nil, err
 		}
-		m := msg.Copy()
+		m := msg
+		if len(changes) > 1 { // one change (the usual case) takes the event's message over
+			m = msg.Copy()
+		}
 		m.SetBytes(encodeChange(c))
 		if c.Control != "" {
 			m.MetaSet(metaOwner, c.Control) // a stable key (scale-out: one partition)
@@ -387,4 +391,7 @@ func (p *stixToHarfangLab) translateRelationship(eventType, seq string, d *stixO
 }
 
 // Close releases nothing: the processor holds no resources.
-func (p *stixToHarfangLab) Close(context.Context) error { return nil }
+func (p *stixToHarfangLab) Close(context.Context) error {
+	p.mChanges.Flush()
+	return nil
+}
