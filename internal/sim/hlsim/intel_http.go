@@ -383,6 +383,8 @@ func (s *Server) updateIOC(full bool) http.HandlerFunc {
 			s.intel.iocKeys[newKey] = upd.ID
 		}
 		if upd.SourceID != cur.SourceID {
+			s.intel.iocCount[cur.SourceID]--
+			s.intel.iocCount[upd.SourceID]++
 			s.intel.invalidateIOCs()
 		}
 		upd.LastUpdate = now()
