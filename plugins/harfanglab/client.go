@@ -364,6 +364,9 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, body, out 
 	if out == nil || len(resp.Body()) == 0 || status == http.StatusNoContent {
 		return 0, nil
 	}
+	if fd, ok := out.(fastDecoding); ok && fd.decodeFast(resp.Body()) {
+		return 0, nil
+	}
 	if err := json.Unmarshal(resp.Body(), out); err != nil {
 		return 0, fmt.Errorf("decoding HarfangLab answer to %s %s: %w", method, c.apiPath(u), err)
 	}
