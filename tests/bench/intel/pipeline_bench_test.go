@@ -3,9 +3,13 @@ package intel_bench
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,12 +39,20 @@ func envSize(name string, def int) int {
 func startPipeline(t *testing.T, hl, octi string, ready time.Duration) (*harness.Proc, string) {
 	t.Helper()
 	addr := harness.FreeAddr(t)
+	observability := harness.Pipeline("observability.yaml")
+	if os.Getenv("BENCH_PIPELINE_PPROF") != "" { // /debug/pprof on the binary's HTTP server
+		b, err := os.ReadFile(observability)
+		require.NoError(t, err)
+		observability = filepath.Join(t.TempDir(), "observability.yaml")
+		conf := strings.Replace(string(b), "http:\n", "http:\n  debug_endpoints: true\n", 1)
+		require.NoError(t, os.WriteFile(observability, []byte(conf), 0o600))
+	}
 	p := harness.Start(t, map[string]string{
 		"OPENCTI_URL": octi, "OPENCTI_TOKEN": octiToken, "CONNECTOR_ID": "9f0c3a52-7d1e-4b8a-a6f3-2c5e8d7b1a40",
 		"HARFANGLAB_URL": hl, "HARFANGLAB_TOKEN": token,
 		"STATE_DIR": t.TempDir(), "HTTP_ADDRESS": addr, "LOG_LEVEL": "INFO",
 	}, "streams", "--no-api",
-		"-o", harness.Pipeline("observability.yaml"),
+		"-o", observability,
 		"-r", harness.Pipeline("resources.yaml"),
 		harness.Pipeline("opencti-to-harfanglab.yaml"))
 	require.NoError(t, p.WaitReady(addr, ready))
@@ -75,7 +87,7 @@ func TestPipelineThroughput(t *testing.T) {
 	for i := range n {
 		publishIndicator(t, octi, i)
 	}
-	p, _ := startPipeline(t, hl.URL(), octiURL, time.Minute)
+	p, addr := startPipeline(t, hl.URL(), octiURL, time.Minute)
 
 	// Steady state starts with the first IOC written (lists found/created and loaded).
 	// IOCCount, not len(IOCs): a copy of the whole list every poll would hold the simulator's
@@ -86,6 +98,9 @@ func TestPipelineThroughput(t *testing.T) {
 	base := hl.IOCCount(listName)
 	w0 := hl.WriteCount()
 	prog := newProgress(t, p.Pid(), hl)
+	if f := os.Getenv("BENCH_PIPELINE_PPROF"); f != "" {
+		go cpuProfile(t, addr, f) // 30 s of the steady state
+	}
 	// Room for a rate of a fifth of the limit.
 	p.Eventually(max(5*time.Minute, time.Duration(float64(n)/(limit/5)*float64(time.Second))),
 		func() bool { prog.tick(false); return hl.IOCCount(listName) == n }, "not all IOCs written")
@@ -96,6 +111,21 @@ func TestPipelineThroughput(t *testing.T) {
 	t.Logf("pipeline: %d IOCs in %v: %.0f IOC writes/s = %.2f of the %.0f req/s limit; %.3f requests per IOC after startup; peak concurrency %d; CPU: binary %.0f µs per IOC (%.2f cores), simulators %.2f cores",
 		created, elapsed.Round(time.Millisecond), rate, rate/limit, limit, float64(hl.Faults().Requests())/float64(created), hl.Faults().PeakConcurrency(),
 		float64(binCPU.Microseconds())/float64(created), binCPU.Seconds()/elapsed.Seconds(), simCPU.Seconds()/elapsed.Seconds())
+}
+
+// cpuProfile writes a 30 s CPU profile of the binary to file (BENCH_PIPELINE_PPROF=<file>).
+func cpuProfile(t *testing.T, addr, file string) {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=30")
+	if err != nil {
+		t.Logf("CPU profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(file, b, 0o600)
+	}
+	t.Logf("CPU profile of the binary written to %s (%v)", file, err)
 }
 
 // progress logs, every 20 s of a long run, the write rate and the CPU the binary and this
