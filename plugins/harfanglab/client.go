@@ -215,24 +215,38 @@ func (c *Client) List(ctx context.Context, path string, q url.Values, each func(
 // ListOf is List decoding each element into T as part of its page (one pass over the JSON).
 // The next page is fetched while each runs over the current one.
 func ListOf[T any](ctx context.Context, c *Client, path string, q url.Values, each func(T) error) error {
+	return listFrom(ctx, c, path, c.resolve(path, withLimit(q)), each)
+}
+
+// withLimit is a copy of q with a `limit` (DefaultPageSize when q sets none).
+func withLimit(q url.Values) url.Values {
 	q = cloneValues(q)
 	if q.Get("limit") == "" {
 		q.Set("limit", strconv.Itoa(DefaultPageSize))
 	}
-	type fetched struct {
-		p   pageOf[T]
-		err error
-	}
-	fetch := func(u *url.URL) <-chan fetched {
-		ch := make(chan fetched, 1)
-		go func() {
-			var f fetched
-			f.err = c.do(ctx, http.MethodGet, u, nil, &f.p)
-			ch <- f
-		}()
-		return ch
-	}
-	pending := fetch(c.resolve(path, q))
+	return q
+}
+
+// fetchedPage is one list page read in the background, or why it could not be.
+type fetchedPage[T any] struct {
+	p   pageOf[T]
+	err error
+}
+
+// fetchPage reads the page at u in a goroutine; the channel gets exactly one value.
+func fetchPage[T any](ctx context.Context, c *Client, u *url.URL) <-chan fetchedPage[T] {
+	ch := make(chan fetchedPage[T], 1)
+	go func() {
+		var f fetchedPage[T]
+		f.err = c.do(ctx, http.MethodGet, u, nil, &f.p)
+		ch <- f
+	}()
+	return ch
+}
+
+// listFrom calls each for every element from the page at u on, following `next`.
+func listFrom[T any](ctx context.Context, c *Client, path string, u *url.URL, each func(T) error) error {
+	pending := fetchPage[T](ctx, c, u)
 	for pages := 0; pending != nil; pages++ {
 		f := <-pending
 		pending = nil
@@ -247,7 +261,7 @@ func ListOf[T any](ctx context.Context, c *Client, path string, q url.Values, ea
 			if u, err := c.followNext(*f.p.Next); err != nil {
 				nextErr = fmt.Errorf("listing %s: %w", path, err)
 			} else {
-				pending = fetch(u)
+				pending = fetchPage[T](ctx, c, u)
 			}
 		}
 		for _, r := range f.p.Results {
@@ -353,6 +367,9 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, body, out 
 		return wait, apiErr
 	}
 	if out == nil || answer.Len() == 0 || status == http.StatusNoContent {
+		return 0, nil
+	}
+	if fd, ok := out.(fastDecoding); ok && fd.decodeFast(answer.Bytes()) {
 		return 0, nil
 	}
 	if err := json.Unmarshal(answer.Bytes(), out); err != nil {

@@ -221,9 +221,9 @@ func findSource(ctx context.Context, c *Client, path, name string) (string, erro
 	return id, err
 }
 
-// loadIOCs fills the index with every IOC rule of the IOC list.
+// loadIOCs fills the index with every IOC rule of the IOC list (its pages read several at once).
 func (ix *index) loadIOCs(ctx context.Context, c *Client) (foreign int, err error) {
-	err = ListOf(ctx, c, PathIOCRule, url.Values{"source_id": {ix.iocSource}}, func(r iocRule) error {
+	err = ListOfParallel(ctx, c, PathIOCRule, url.Values{"source_id": {ix.iocSource}}, ListPagesAtOnce, func(r iocRule) error {
 		k := iocKey{r.Type, r.Value}
 		if !ix.shard.owns(k.String()) {
 			return nil

@@ -86,19 +86,26 @@ type intelStore struct {
 	iocKeys map[string]string   // source|type|value → id
 	// iocSorted caches the IOCs in creation order for listing; nil after a create or delete.
 	iocSorted []*IOCRule
-	sigma     map[string]*Rule
-	yara      map[string]*Rule
+	// iocBySource caches, per source id, the IOCs of iocSorted in that source: a listing of a
+	// whole list (the output's start) pages through it without filtering every IOC per page.
+	// Cleared with iocSorted, and when an update moves an IOC to another source.
+	iocBySource map[string][]*IOCRule
+	// iocCount is the number of IOCs per source id (IOCCount, polled by benchmarks).
+	iocCount map[string]int
+	sigma    map[string]*Rule
+	yara     map[string]*Rule
 
 	writes atomic.Int64
 }
 
 func newIntelStore() *intelStore {
 	return &intelStore{
-		sources: map[string][]*Source{},
-		iocs:    map[string]*IOCRule{},
-		iocKeys: map[string]string{},
-		sigma:   map[string]*Rule{},
-		yara:    map[string]*Rule{},
+		sources:  map[string][]*Source{},
+		iocs:     map[string]*IOCRule{},
+		iocKeys:  map[string]string{},
+		iocCount: map[string]int{},
+		sigma:    map[string]*Rule{},
+		yara:     map[string]*Rule{},
 	}
 }
 
@@ -149,18 +156,38 @@ func (st *intelStore) sortedIOCs(keep func(*IOCRule) bool) []*IOCRule {
 	return out
 }
 
+// sourceIOCs is sortedIOCs of the IOCs of one source, cached: callers must not modify it.
+func (st *intelStore) sourceIOCs(source string) []*IOCRule {
+	if out, ok := st.iocBySource[source]; ok && st.iocSorted != nil {
+		return out
+	}
+	out := st.sortedIOCs(func(r *IOCRule) bool { return r.SourceID == source })
+	if st.iocBySource == nil {
+		st.iocBySource = map[string][]*IOCRule{}
+	}
+	st.iocBySource[source] = out
+	return out
+}
+
+// invalidateIOCs drops the listing caches after a create, a delete or a change of source.
+func (st *intelStore) invalidateIOCs() {
+	st.iocSorted, st.iocBySource = nil, nil
+}
+
 // putIOC stores a new IOC. Callers hold Server.mu.
 func (st *intelStore) putIOC(r *IOCRule) {
 	st.iocs[r.ID] = r
 	st.iocKeys[iocKey(r.SourceID, r.Type, r.Value)] = r.ID
-	st.iocSorted = nil
+	st.iocCount[r.SourceID]++
+	st.invalidateIOCs()
 }
 
 // dropIOC removes an IOC. Callers hold Server.mu.
 func (st *intelStore) dropIOC(r *IOCRule) {
 	delete(st.iocs, r.ID)
 	delete(st.iocKeys, iocKey(r.SourceID, r.Type, r.Value))
-	st.iocSorted = nil
+	st.iocCount[r.SourceID]--
+	st.invalidateIOCs()
 }
 
 func (st *intelStore) rules(kind string) map[string]*Rule {
@@ -252,6 +279,18 @@ func (s *Server) IOCs(sourceName string) []IOCRule {
 		out = append(out, *r)
 	}
 	return out
+}
+
+// IOCCount is len(IOCs(sourceName)) from a counter: no copy, no walk over the IOCs, so a
+// benchmark can poll it while writing without holding the lock for long.
+func (s *Server) IOCCount(sourceName string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	src := s.intel.sourceByName(kindIOCSource, sourceName)
+	if src == nil {
+		return 0
+	}
+	return s.intel.iocCount[src.ID]
 }
 
 // SigmaRules returns the Sigma rules of the Sigma source list named sourceName.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -220,6 +221,8 @@ func (s *Server) listIOCs(w http.ResponseWriter, r *http.Request) {
 		if id, ok := s.intel.iocKeys[iocKey(q.Get("source_id"), q.Get("type"), q.Get("value__exact"))]; ok {
 			out = append(out, s.intel.iocs[id])
 		}
+	} else if onlyKeys(q, "source_id", "limit", "offset") && q.Get("source_id") != "" {
+		out = s.intel.sourceIOCs(q.Get("source_id")) // a whole list, paged
 	} else {
 		search := strings.ToLower(q.Get("search"))
 		source, typ := q.Get("source_id"), q.Get("type")
@@ -240,6 +243,16 @@ func (s *Server) listIOCs(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	pageCopy(w, r, &s.mu, out)
+}
+
+// onlyKeys reports whether q has no parameter other than keys.
+func onlyKeys(q url.Values, keys ...string) bool {
+	for k := range q {
+		if !slices.Contains(keys, k) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) getIOC(w http.ResponseWriter, r *http.Request) {
@@ -368,6 +381,11 @@ func (s *Server) updateIOC(full bool) http.HandlerFunc {
 			}
 			delete(s.intel.iocKeys, oldKey)
 			s.intel.iocKeys[newKey] = upd.ID
+		}
+		if upd.SourceID != cur.SourceID {
+			s.intel.iocCount[cur.SourceID]--
+			s.intel.iocCount[upd.SourceID]++
+			s.intel.invalidateIOCs()
 		}
 		upd.LastUpdate = now()
 		*cur = upd

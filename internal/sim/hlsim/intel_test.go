@@ -243,3 +243,26 @@ func TestMalformedBodyIs400(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 }
+
+func TestIOCCountAndWholeListListingFollowWrites(t *testing.T) {
+	sim, cl, _ := newSim(t)
+	sim.SeedIOCs("a", 3)
+	sim.SeedIOCs("b", 2)
+	assert.Equal(t, 3, sim.IOCCount("a"))
+	assert.Equal(t, 0, sim.IOCCount("none"))
+	a, b := sim.IOCs("a"), sim.IOCs("b")
+	list := func(src string) (ids []string) {
+		require.NoError(t, harfanglab.ListOf(t.Context(), cl, "threat_intelligence/IOCRule", url.Values{"source_id": {src}, "limit": {"2"}},
+			func(r struct{ ID string }) error { ids = append(ids, r.ID); return nil }))
+		return ids
+	}
+	assert.Equal(t, []string{a[0].ID, a[1].ID, a[2].ID}, list(a[0].SourceID), "cached listing of a whole list")
+
+	require.NoError(t, cl.Delete(t.Context(), "threat_intelligence/IOCRule/"+a[1].ID))
+	moved := a[2]
+	require.NoError(t, cl.Patch(t.Context(), "threat_intelligence/IOCRule/"+moved.ID, map[string]any{"source_id": b[0].SourceID}, nil))
+	assert.Equal(t, 1, sim.IOCCount("a"))
+	assert.Equal(t, 3, sim.IOCCount("b"))
+	assert.Equal(t, []string{a[0].ID}, list(a[0].SourceID), "the cache follows a delete and a move")
+	assert.Equal(t, []string{moved.ID, b[0].ID, b[1].ID}, list(b[0].SourceID), "creation order")
+}
