@@ -55,6 +55,10 @@ type ownerState struct {
 	expiring    atomic.Bool
 	dead        bool // its pattern claim went not-live in this process
 	patternSeen bool // a pattern change of it was applied in this process
+	// snapshotMark is the number of the last snapshot that named this owner (sweeper.mark):
+	// one byte in the struct's padding instead of an entry per indicator in a set (issue 12:
+	// a first-run snapshot names every indicator). Guarded by mu.
+	snapshotMark uint8
 }
 
 // ownerExtra is what few owners have.

@@ -37,15 +37,17 @@ func sweepFields() []*service.ConfigField {
 	}
 }
 
-// sweeper records the owners named during a snapshot. seen is nil outside snapshots.
+// sweeper records the owners named during a snapshot: each owner named gets the snapshot's
+// mark (ownerState.snapshotMark), and the sweep removes the owners without it.
 type sweeper struct {
 	maxShare   float64
 	allowLarge bool
 	active     atomic.Bool // a snapshot is being recorded: the fast path of see
 
-	mu   sync.Mutex
-	gen  string
-	seen map[*ownerState]struct{}
+	mu        sync.Mutex
+	gen       string
+	recording bool  // between a start marker and its end marker
+	mark      uint8 // of the snapshot being recorded; 1..255, never 0 (the mark of no snapshot)
 
 	sweeps *service.MetricCounter // by result: done, refused, skipped
 	swept  *service.MetricCounter // entries that lost a swept owner
@@ -86,13 +88,29 @@ func (w *sweeper) see(ix *index, c *intel.Change) {
 	ix.mu.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.seen == nil {
+	if !w.recording {
 		return
 	}
-	w.seen[s] = struct{}{}
-	for _, a := range aliases {
-		w.seen[a] = struct{}{}
+	for _, o := range append(aliases, s) {
+		o.mu.Lock()
+		o.snapshotMark = w.mark
+		o.mu.Unlock()
 	}
+}
+
+// nextMark numbers a new snapshot. After 255 snapshots the numbers come round again: the
+// marks are cleared first, so that an owner last named 255 snapshots ago does not look named.
+func (w *sweeper) nextMark(ix *index) uint8 {
+	w.mark++
+	if w.mark == 0 {
+		for _, s := range ix.ownerList() {
+			s.mu.Lock()
+			s.snapshotMark = 0
+			s.mu.Unlock()
+		}
+		w.mark = 1
+	}
+	return w.mark
 }
 
 // control handles a snapshot marker.
@@ -100,36 +118,34 @@ func (o *intelOutput) control(ctx context.Context, ix *index, c *intel.Change) e
 	w := o.sweeper
 	w.mu.Lock()
 	if c.Control == intel.ControlSnapshotStart {
-		w.gen, w.seen = c.Generation, map[*ownerState]struct{}{}
+		w.gen, w.recording = c.Generation, true
+		w.nextMark(ix)
 		w.active.Store(true)
 		w.mu.Unlock()
 		o.log.Infof("snapshot %s (%s) starts: recording the indicators it lists", c.Generation, c.Reason)
 		return nil
 	}
-	gen, seen := w.gen, w.seen
-	w.gen, w.seen = "", nil
+	gen, recording, mark := w.gen, w.recording, w.mark
+	w.gen, w.recording = "", false
 	w.active.Store(false)
 	w.mu.Unlock()
-	if gen != c.Generation || seen == nil {
+	if gen != c.Generation || !recording {
 		w.sweeps.Incr(1, "skipped")
 		o.log.Warnf("end of snapshot %s, whose start this writer did not see (restarted during it): nothing swept", c.Generation)
 		return nil
 	}
-	return o.sweep(ctx, ix, c, seen)
+	return o.sweep(ctx, ix, c, mark)
 }
 
 // sweep removes what owners absent from the snapshot hold, unless that is more than the
 // safety valve allows.
-func (o *intelOutput) sweep(ctx context.Context, ix *index, c *intel.Change, seen map[*ownerState]struct{}) error {
+func (o *intelOutput) sweep(ctx context.Context, ix *index, c *intel.Change, mark uint8) error {
 	start := o.now()
 	var stale []*ownerState
 	staleIDs := map[ownerID]struct{}{}
 	for _, s := range ix.ownerList() {
-		if _, ok := seen[s]; ok {
-			continue
-		}
 		s.mu.Lock()
-		holds := s.holdsAnything()
+		holds := s.snapshotMark != mark && s.holdsAnything()
 		s.mu.Unlock()
 		if holds {
 			stale = append(stale, s)

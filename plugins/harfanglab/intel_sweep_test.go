@@ -98,3 +98,20 @@ func TestIntelSweepShardedWriters(t *testing.T) {
 		assert.Equal(t, "enabled", s[:7], v)
 	}
 }
+
+// Snapshot numbers are one byte: when they come round again, the marks of older snapshots
+// are cleared, so an owner named 255 snapshots ago is not taken as named by the new one.
+func TestSweepMarksComeRoundCleared(t *testing.T) {
+	ix := newIndex()
+	s := ix.owner(ownerIDOf("indicator--0b9f2f4e-6a43-4f1a-9c2d-1f5a3b7c8d90"))
+	w := &sweeper{}
+	first := w.nextMark(ix)
+	require.Equal(t, uint8(1), first)
+	s.snapshotMark = first
+	for range 254 {
+		assert.NotEqual(t, first, w.nextMark(ix))
+	}
+	assert.Equal(t, first, s.snapshotMark, "no wrap yet: the old mark stays")
+	assert.Equal(t, uint8(1), w.nextMark(ix), "the 256th snapshot is numbered 1 again")
+	assert.Equal(t, uint8(0), s.snapshotMark, "and the older marks are cleared")
+}
