@@ -156,10 +156,10 @@ func (s *Scanner) Fields(names []string, field func(int) bool) bool {
 		if !ok {
 			return false
 		}
-		switch f := lookup(names, key); {
-		case f == -2 || (f >= 0 && seen&(1<<f) != 0):
+		switch f := Lookup(names, key); {
+		case f == Folded || (f >= 0 && seen&(1<<f) != 0):
 			return false
-		case f == -1:
+		case f == Unknown:
 			ok = s.Skip()
 		default:
 			seen |= 1 << f
@@ -175,9 +175,14 @@ func (s *Scanner) Fields(names []string, field func(int) bool) bool {
 	}
 }
 
-// lookup returns the index of key in names, -1 for an unknown key, -2 for a key that equals a
-// name only case-insensitively.
-func lookup(names []string, key []byte) int {
+// Lookup results besides an index in names.
+const (
+	Unknown = -1 // a key encoding/json ignores
+	Folded  = -2 // a key encoding/json matches to a name case-insensitively: encoding/json decides
+)
+
+// Lookup returns the index of key (as Object gives it) in names, Unknown, or Folded.
+func Lookup(names []string, key []byte) int {
 	for f, n := range names {
 		if string(key) == n {
 			return f
@@ -185,10 +190,10 @@ func lookup(names []string, key []byte) int {
 	}
 	for _, n := range names {
 		if asciiEqualFold(key, n) {
-			return -2
+			return Folded
 		}
 	}
-	return -1
+	return Unknown
 }
 
 func asciiEqualFold(k []byte, n string) bool {
