@@ -10,9 +10,8 @@ import "github.com/opencti-harfanglab/opencti-harfanglab/plugins/jsonscan"
 //
 // It must give what json.Unmarshal gives, so it handles only the plain case and reports false
 // for anything else, and the caller then lets encoding/json decide (same result, same error):
-// a key with escapes, a key matching a field only case-insensitively, a field of an unexpected
-// JSON type, a string with invalid UTF-8, an integer count out of range, deep nesting, invalid
-// JSON. TestIOCPageDecoderMatchesEncodingJSON and FuzzIOCPageDecoder hold it to json.Unmarshal.
+// a key with escapes or non-ASCII bytes, a key matching a field only case-insensitively, a
+// field of an unexpected JSON type, a count that is not an int, deep nesting, invalid JSON. TestIOCPageDecoderMatchesEncodingJSON and FuzzIOCPageDecoder hold it to json.Unmarshal.
 //
 // The lexical layer is jsonscan's; this file keeps the mapping of the fields.
 type iocPageDecoder struct {
@@ -56,7 +55,7 @@ func (r *iocRule) decodeFast(b []byte) bool {
 
 const maxIOCPageDepth = 100
 
-// Field names of a page and of an IOC rule (field index = bit in the duplicate mask).
+// Field names of a page and of an IOC rule (jsonscan.Lookup gives the index).
 var (
 	pageFields    = []string{"count", "next", "results"}
 	iocRuleFields = []string{"id", "type", "value", "enabled", "block_on_agent", "description", "comment", "hl_status"}

@@ -64,9 +64,9 @@ func (d *fastDecoder) boolPtr(dst **bool) bool {
 	if d.Null() {
 		return true
 	}
-	v := new(bool)
-	*dst = v
-	return (d.Peek() == 't' || d.Peek() == 'f') && d.ReadBool(v)
+	v, ok := d.Boolean()
+	*dst = &v
+	return ok
 }
 
 func (d *fastDecoder) floatPtr(dst **float64) bool {
