@@ -70,7 +70,7 @@ func (d *iocPageDecoder) page(p *pageOf[iocRule]) bool {
 	ok := d.Object(func(key []byte) bool {
 		switch jsonscan.Lookup(pageFields, key) {
 		case 0:
-			return d.count(&p.Count)
+			return d.ReadInt(&p.Count)
 		case 1:
 			return d.nullableString(&p.Next)
 		case 2:
@@ -133,18 +133,6 @@ func (d *iocPageDecoder) nullableString(dst **string) bool {
 	s, ok := d.Str()
 	if ok {
 		*dst = &s
-	}
-	return ok
-}
-
-// count reads an integer count (null leaves it as it is, as encoding/json does).
-func (d *iocPageDecoder) count(dst *int) bool {
-	if d.Null() {
-		return true
-	}
-	n, ok := d.Int()
-	if ok {
-		*dst = n
 	}
 	return ok
 }

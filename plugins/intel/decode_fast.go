@@ -89,30 +89,22 @@ func (d *fastReader) changeField(c *Change, key []byte) bool {
 	return ok
 }
 
+// Keys of an IOC and of a Rule (jsonscan.Fields refuses a repeated key, as decodeFast does).
+var (
+	iocKeys  = []string{"type", "value", "block"}
+	ruleKeys = []string{"kind", "name", "content"}
+)
+
 func (d *fastReader) iocs() ([]IOC, bool) {
 	var out []IOC
 	ok := d.Array(func() bool {
 		var ioc IOC
-		var seen uint8
-		if !d.Object(func(key []byte) bool {
-			var ok bool
-			var bit uint8
-			switch string(key) {
-			case "type":
-				bit = 1
-				ioc.Type, ok = d.Str()
-			case "value":
-				bit = 2
-				ioc.Value, ok = d.Str()
-			case "block":
-				bit = 4
-				ioc.Block, ok = d.Boolean()
+		fields := [...]*string{&ioc.Type, &ioc.Value}
+		if !d.Fields(iocKeys, func(f int) bool {
+			if f == 2 {
+				return d.ReadBool(&ioc.Block)
 			}
-			if bit == 0 || seen&bit != 0 {
-				return false
-			}
-			seen |= bit
-			return ok
+			return d.ReadString(fields[f])
 		}) {
 			return false
 		}
@@ -126,27 +118,8 @@ func (d *fastReader) iocs() ([]IOC, bool) {
 }
 
 func (d *fastReader) rule(r *Rule) bool {
-	var seen uint8
-	return d.Object(func(key []byte) bool {
-		var ok bool
-		var bit uint8
-		switch string(key) {
-		case "kind":
-			bit = 1
-			r.Kind, ok = d.Str()
-		case "name":
-			bit = 2
-			r.Name, ok = d.Str()
-		case "content":
-			bit = 4
-			r.Content, ok = d.Str()
-		}
-		if bit == 0 || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return ok
-	})
+	fields := [...]*string{&r.Kind, &r.Name, &r.Content}
+	return d.Fields(ruleKeys, func(f int) bool { return d.ReadString(fields[f]) })
 }
 
 // fastReader reads a Change with jsonscan's lexical layer (a Change nests 3 levels deep).

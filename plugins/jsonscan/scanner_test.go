@@ -128,6 +128,16 @@ func TestReadValues(t *testing.T) {
 	assert.Equal(t, []string{}, strs)
 	s.WS()
 	assert.False(t, s.ReadStrings(&strs), "a null element is encoding/json's")
+
+	n := 7
+	s = New([]byte(`null 12 1.5`), 1)
+	require.True(t, s.ReadInt(&n))
+	assert.Equal(t, 7, n, "null leaves the value")
+	s.WS()
+	require.True(t, s.ReadInt(&n))
+	assert.Equal(t, 12, n)
+	s.WS()
+	assert.False(t, s.ReadInt(&n), "a fraction is encoding/json's")
 }
 
 func TestFields(t *testing.T) {

@@ -81,6 +81,18 @@ func (s *Scanner) Int() (int, bool) {
 
 const maxInt = int(^uint(0) >> 1)
 
+// ReadInt reads an Int into dst; null leaves dst as it is (as encoding/json does).
+func (s *Scanner) ReadInt(dst *int) bool {
+	if s.Null() {
+		return true
+	}
+	n, ok := s.Int()
+	if ok {
+		*dst = n
+	}
+	return ok
+}
+
 // Boolean reads true or false.
 func (s *Scanner) Boolean() (v, ok bool) {
 	switch s.Peek() {
