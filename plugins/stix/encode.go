@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/jsonscan"
 )
 
 // encodeChange writes c exactly as json.Marshal(c) (intel.Change.Encode) does — byte for byte,
@@ -132,8 +133,8 @@ const hexDigits = "0123456789abcdef"
 func wordNeedsEscape(s string) bool {
 	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-	return (x|hasByte(x, '"')|hasByte(x, '\\')|hasByte(x, '<')|hasByte(x, '>')|hasByte(x, '&')|
-		(x-lsb*0x20)&^x)&msb != 0
+	return (x|jsonscan.HasByte(x, '"')|jsonscan.HasByte(x, '\\')|jsonscan.HasByte(x, '<')|
+		jsonscan.HasByte(x, '>')|jsonscan.HasByte(x, '&')|(x-jsonscan.LSB*0x20)&^x)&jsonscan.MSB != 0
 }
 
 // appendString quotes s the way encoding/json does.
