@@ -533,9 +533,7 @@ func (o *intelOutput) createIOC(ctx context.Context, ix *index, e *iocEntry, d d
 	if d.hlStatus == "testing" {
 		body.LocalTestingStatus = "in_progress"
 	}
-	var created struct {
-		ID string `json:"id"` // the rest of the answer is not needed: not decoded
-	}
+	var created createdID
 	err := o.do(ctx, "create", e.key().String(), func() error { return o.client.Post(ctx, PathIOCRule, body, &created) })
 	if IsDuplicate(err) {
 		return errReread

@@ -19,6 +19,7 @@ import (
 	"github.com/Jeffail/shutdown"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/jsonscan"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/metricbuf"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/safehttp"
 )
@@ -496,7 +497,7 @@ func (s *streamInput) message(ctx context.Context, f frame) (*service.Message, s
 	msg := service.NewMessage(f.data)
 	msg.MetaSetMut(metaEvent, f.event)
 	msg.MetaSetMut(metaEventID, f.id)
-	if !validJSON(f.data) {
+	if !jsonscan.Valid(f.data) {
 		msg.SetError(fmt.Errorf("opencti_stream: event %s (%s): data is not valid JSON", f.id, f.event))
 	}
 	// With auto_replay_nacks (default) only final acks arrive here. With it off, a nack means

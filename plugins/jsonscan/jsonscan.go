@@ -1,11 +1,13 @@
-package opencti
+// Package jsonscan checks and reads JSON in one plain pass, for the few documents handled once
+// per indicator where encoding/json's scanner (one state-machine call per byte) and reflection
+// showed in the CPU profile of the intel push (issue 12).
+package jsonscan
 
-// validJSON is json.Valid in one plain pass: every event is checked before it becomes a
-// message (an event that is not JSON is flagged at the input), and encoding/json's scanner,
-// one state-machine call per byte, was 3 % of the CPU of the intel push (issue 12). It accepts
-// exactly what json.Valid accepts (TestValidJSONMatchesEncodingJSON): no UTF-8 check inside
-// strings, nesting up to 10 000 levels.
-func validJSON(b []byte) bool {
+// Valid is json.Valid in one plain pass: every OpenCTI event is checked before it becomes a
+// message (an event that is not JSON is flagged at the input), and encoding/json's scanner
+// was 3 % of the CPU of the intel push (issue 12). It accepts exactly what json.Valid accepts
+// (TestValidMatchesEncodingJSON): no UTF-8 check inside strings, nesting up to 10 000 levels.
+func Valid(b []byte) bool {
 	v := jsonValidator{b: b}
 	v.ws()
 	if !v.value(0) {
@@ -191,4 +193,85 @@ func (v *jsonValidator) digits() int {
 		v.i++
 	}
 	return v.i - start
+}
+
+// ObjectString is what json.Unmarshal leaves in the one string field named key (a lower-case
+// ASCII name) of a struct, when b is a JSON object whose keys and key's values are plain
+// printable ASCII without escapes: the last member whose name equals key ignoring ASCII case
+// (encoding/json's matching), "" when none. ok is false for anything else (invalid JSON, not
+// an object, an escape or a non-ASCII byte in a key or in the value, a value that is not a
+// string): the caller then lets encoding/json decide. TestObjectStringMatchesEncodingJSON.
+func ObjectString(b []byte, key string) (value string, ok bool) {
+	v := jsonValidator{b: b}
+	v.ws()
+	if !v.next('{') {
+		return "", false
+	}
+	v.ws()
+	for !v.next('}') {
+		if v.i >= len(b) || b[v.i] != '"' {
+			return "", false
+		}
+		start := v.i
+		if !v.str() {
+			return "", false
+		}
+		name := b[start+1 : v.i-1]
+		v.ws()
+		if !v.next(':') {
+			return "", false
+		}
+		v.ws()
+		start = v.i
+		if !v.value(1) || !plainASCII(name) {
+			return "", false
+		}
+		if equalFoldASCII(name, key) {
+			s := b[start:v.i]
+			if s[0] != '"' || !plainASCII(s[1:len(s)-1]) {
+				return "", false
+			}
+			value = string(s[1 : len(s)-1])
+		}
+		v.ws()
+		if !v.next(',') {
+			if v.i >= len(b) || b[v.i] != '}' {
+				return "", false
+			}
+			continue
+		}
+		v.ws()
+		if v.i < len(b) && b[v.i] == '}' { // a trailing comma
+			return "", false
+		}
+	}
+	v.ws()
+	return value, v.i == len(b)
+}
+
+// plainASCII tells whether s, the inside of a valid JSON string, reads as it is: printable
+// ASCII and no escape.
+func plainASCII(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c > 0x7e || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// equalFoldASCII compares an ASCII name with a lower-case ASCII key, ignoring case.
+func equalFoldASCII(name []byte, key string) bool {
+	if len(name) != len(key) {
+		return false
+	}
+	for i, c := range name {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != key[i] {
+			return false
+		}
+	}
+	return true
 }
