@@ -2,10 +2,13 @@ package harfanglab
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/intel"
 )
 
 func TestNewIOCBodyMatchesEncodingJSON(t *testing.T) {
@@ -35,5 +38,29 @@ func TestCreatedIDDecodesAsEncodingJSON(t *testing.T) {
 		if wantErr == nil {
 			assert.Equal(t, want.ID, got.ID, s)
 		}
+	}
+}
+
+func TestClaimValuesEachKeyOnce(t *testing.T) {
+	for _, n := range []int{1, claimValuesIndexed, 3 * claimValuesIndexed} {
+		var cv claimValues
+		var iocs []intel.IOC
+		for i := range n {
+			v := fmt.Sprintf("v%d.example.com", i)
+			iocs = append(iocs, intel.IOC{Type: "domain_name", Value: v}, intel.IOC{Type: "domain_name", Value: v, Block: i%2 == 1})
+		}
+		iocs = append(iocs, intel.IOC{Type: "", Value: "x"}, intel.IOC{Type: "domain_name"})
+		cv.want(iocs)
+		held := cv.add(iocKey{"domain_name", "held.example.com"})
+		require.Len(t, cv.keys, n+1, "n=%d", n)
+		assert.Equal(t, held, cv.add(iocKey{"domain_name", "held.example.com"}))
+		for i := range n {
+			j := cv.add(iocKey{"domain_name", fmt.Sprintf("v%d.example.com", i)})
+			assert.Equal(t, i, j)
+			assert.True(t, cv.wanted[j])
+			assert.Equal(t, i%2 == 1, cv.block[j], "a value listed twice blocks if either does")
+		}
+		assert.False(t, cv.wanted[held])
+		assert.Len(t, cv.keys, n+1)
 	}
 }
