@@ -10,7 +10,8 @@ import (
 // without the reflection: it is sent once per IOC created (issue 12).
 func (b newIOCBody) appendJSON(buf []byte) []byte {
 	if buf == nil {
-		buf = make([]byte, 0, 160+len(b.SourceID)+len(b.Type)+len(b.Value)+len(b.Description)+len(b.Comment)+len(b.HLStatus))
+		// The comment is JSON: its quotes come out escaped, hence the quarter more.
+		buf = make([]byte, 0, 160+len(b.SourceID)+len(b.Type)+len(b.Value)+len(b.Description)+len(b.Comment)*5/4+len(b.HLStatus))
 	}
 	buf = append(buf, `{"source_id":`...)
 	buf = appendJSONString(buf, b.SourceID)
