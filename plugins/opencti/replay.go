@@ -32,6 +32,7 @@ type replayInput struct {
 type replayed struct {
 	body       []byte
 	meta       []metaPair
+	metaInline [2]metaPair // meta's room for the input's two keys, in the same allocation
 	err        error
 	ack        service.AckFunc
 	deliveries int
@@ -70,6 +71,7 @@ func (r *replayInput) Read(ctx context.Context) (*service.Message, service.AckFu
 			return nil, nil, fmt.Errorf("opencti_stream: reading a message: %w", err)
 		}
 		p.err = msg.GetError()
+		p.meta = p.metaInline[:0]
 		_ = msg.MetaWalkMut(func(k string, v any) error {
 			p.meta = append(p.meta, metaPair{k, v})
 			return nil
