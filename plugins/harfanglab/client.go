@@ -72,6 +72,7 @@ type Client struct {
 	timeout    time.Duration // of one attempt, body read included
 	auth       []string      // the Authorization header value, built once
 	base       *url.URL      // {URL}/api/data/
+	fixed      sync.Map      // path → *url.URL of resolveFixed
 	maxRetries int
 	retryBase  time.Duration
 	retryMax   time.Duration
@@ -174,7 +175,7 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values, out any) er
 
 // Post creates a resource.
 func (c *Client) Post(ctx context.Context, path string, body, out any) error {
-	return c.do(ctx, http.MethodPost, c.resolve(path, nil), body, out)
+	return c.do(ctx, http.MethodPost, c.resolveFixed(path), body, out)
 }
 
 // PostOnce creates a resource with a single attempt, for endpoints where a retried POST whose
@@ -308,6 +309,18 @@ func (c *Client) resolve(path string, q url.Values) *url.URL {
 	return &u
 }
 
+// resolveFixed is resolve(path, nil) for the few fixed paths creations go to (one per list
+// kind), built once: an IOC creation is one request per IOC (issue 12). The URL is shared, so
+// nothing may modify it (net/http does not).
+func (c *Client) resolveFixed(path string) *url.URL {
+	if u, ok := c.fixed.Load(path); ok {
+		return u.(*url.URL)
+	}
+	u := c.resolve(path, nil)
+	c.fixed.Store(path, u)
+	return u
+}
+
 // apiPath is the path shown in errors and logs: relative to /api/data/, no host, no query.
 func (c *Client) apiPath(u *url.URL) string {
 	return strings.TrimPrefix(u.Path, c.base.Path)
@@ -384,13 +397,22 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, body, out 
 func (c *Client) send(ctx context.Context, method string, u *url.URL, body any) (status int, header http.Header, answer *bytes.Buffer, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	// The URL is already parsed: the request gets it as it is rather than through its string
+	// (what NewRequestWithContext does with a URL is parse it, then take its host).
+	req, err := http.NewRequestWithContext(ctx, method, "", nil)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("building %s %s: %w", method, c.apiPath(u), err)
 	}
-	req.Header = make(http.Header, 4)
+	req.URL, req.Host = u, strings.TrimSuffix(u.Host, ":")
+	req.Header = make(http.Header, 5)
 	req.Header["Authorization"] = c.auth
 	req.Header["Accept"] = jsonMedia
+	if method != http.MethodGet {
+		// The answer to a write is small: no compression asked, so the transport does not
+		// add its own Accept-Encoding (a header map of its own per request). Lists (GETs)
+		// keep asking for gzip.
+		req.Header["Accept-Encoding"] = identityEncoding
+	}
 	if body != nil {
 		b, err := encodeBody(body)
 		if err != nil {
@@ -433,6 +455,8 @@ func encodeBody(body any) ([]byte, error) {
 		return b, nil
 	case string:
 		return []byte(b), nil
+	case jsonAppender:
+		return b.appendJSON(nil), nil
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -443,6 +467,15 @@ func encodeBody(body any) ([]byte, error) {
 
 // jsonMedia is the Accept and Content-Type header value, shared by every request.
 var jsonMedia = []string{"application/json"}
+
+// identityEncoding is the Accept-Encoding of writes.
+var identityEncoding = []string{"identity"}
+
+// jsonAppender is a body that writes its own JSON, exactly as json.Marshal would, without the
+// reflection: the body of an IOC creation, sent once per IOC (issue 12).
+type jsonAppender interface {
+	appendJSON(buf []byte) []byte
+}
 
 // statusClass is the `code` label of harfanglab_requests_total, without formatting per request.
 func statusClass(status int) string {

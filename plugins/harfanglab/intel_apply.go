@@ -164,16 +164,13 @@ func (o *intelOutput) aliases(ix *index, c *intel.Change) []ownerID {
 // Called with the owner's lock held.
 func (o *intelOutput) applyClaim(ctx context.Context, ix *index, s *ownerState, up claimUpdate, aliases []ownerID) error {
 	values := s.values(up.via)
-	want := wantedValues(up.iocs)
-	keys := map[iocKey]bool{}
-	values.each(func(e *iocEntry) { keys[e.key()] = true })
-	for k := range want {
-		keys[k] = true
-	}
-	unlock := lockAliases(ix, s, aliases, keys)
+	var cv claimValues
+	cv.want(up.iocs)
+	values.each(func(e *iocEntry) { cv.add(e.key()) })
+	unlock := lockAliases(ix, s, aliases, &cv)
 	defer unlock()
 	rec := claimRecord(s, up)
-	results := o.applyValues(ctx, ix, s, up.via, keys, want, rec, aliases)
+	results := o.applyValues(ctx, ix, s, up.via, &cv, rec, aliases)
 	var errs valueErrors
 	for _, r := range results {
 		if r.err != nil {
@@ -223,27 +220,62 @@ func (v valueErrors) Error() string {
 
 func (v valueErrors) Unwrap() []error { return v }
 
-// wantedValues indexes a claim's IOCs by key (a value listed twice blocks if either does).
-func wantedValues(iocs []intel.IOC) map[iocKey]intel.IOC {
-	want := map[iocKey]intel.IOC{}
+// claimValues are the values a claim update touches, each once: those the claim wants (its
+// IOCs) and those it holds or its aliases held. Slices, indexed by a map only past a handful
+// of values: a claim is usually one value, applied once per indicator (issue 12).
+type claimValues struct {
+	keys   []iocKey
+	wanted []bool // wanted[i]: keys[i] is one of the claim's IOCs
+	block  []bool // block[i]: one of its IOCs with that key blocks
+	index  map[iocKey]int
+}
+
+// claimValuesIndexed is the count of values past which claimValues looks keys up in a map.
+const claimValuesIndexed = 8
+
+// add adds k (once) and returns its position.
+func (c *claimValues) add(k iocKey) int {
+	if c.index != nil {
+		if i, ok := c.index[k]; ok {
+			return i
+		}
+	} else {
+		for i, have := range c.keys {
+			if have == k {
+				return i
+			}
+		}
+	}
+	c.keys, c.wanted, c.block = append(c.keys, k), append(c.wanted, false), append(c.block, false)
+	i := len(c.keys) - 1
+	if c.index != nil {
+		c.index[k] = i
+	} else if len(c.keys) > claimValuesIndexed {
+		c.index = make(map[iocKey]int, 2*len(c.keys))
+		for j, have := range c.keys {
+			c.index[have] = j
+		}
+	}
+	return i
+}
+
+// want adds a claim's IOCs (a value listed twice blocks if either does).
+func (c *claimValues) want(iocs []intel.IOC) {
 	for _, ioc := range iocs {
 		if ioc.Type == "" || ioc.Value == "" {
 			continue
 		}
-		k := iocKey{ioc.Type, ioc.Value}
-		if prev, ok := want[k]; ok {
-			ioc.Block = ioc.Block || prev.Block
-		}
-		want[k] = ioc
+		i := c.add(iocKey{ioc.Type, ioc.Value})
+		c.wanted[i] = true
+		c.block[i] = c.block[i] || ioc.Block
 	}
-	return want
 }
 
 // lockAliases locks the alias owners and adds their pattern values to keys. Alias owners are
 // leftovers of older connectors that no change names; one busy with a change of its own is
 // skipped rather than waited for (two owners must never wait on each other). The returned
 // function drops their claims and unlocks them.
-func lockAliases(ix *index, s *ownerState, aliases []ownerID, keys map[iocKey]bool) func() {
+func lockAliases(ix *index, s *ownerState, aliases []ownerID, cv *claimValues) func() {
 	var locked []*ownerState
 	for _, a := range aliases {
 		as := ix.owner(a)
@@ -252,7 +284,7 @@ func lockAliases(ix *index, s *ownerState, aliases []ownerID, keys map[iocKey]bo
 		}
 		locked = append(locked, as)
 		prev := as.values(intel.ViaPattern)
-		prev.each(func(e *iocEntry) { keys[e.key()] = true })
+		prev.each(func(e *iocEntry) { cv.add(e.key()) })
 	}
 	return func() {
 		for _, as := range locked {
@@ -292,49 +324,48 @@ type valueResult struct {
 // applyValues writes every value of a claim concurrently (each value serialises its own writes).
 // The values the claim gains share one record per block mode (the owner's own info when it
 // says the same) instead of a copy each.
-func (o *intelOutput) applyValues(ctx context.Context, ix *index, s *ownerState, via string, keys map[iocKey]bool, want map[iocKey]intel.IOC, rec ownerRecord, aliases []ownerID) []valueResult {
-	var shared [2]*ownerRecord
-	for i, block := range []bool{false, true} {
-		r := rec
-		r.Block, r.Via, r.keep = rec.Block || block, nil, false
-		r.addVia(via)
-		shared[i] = &r
-		if s.info != nil && sameRecord(&r, s.info) {
-			shared[i] = s.info
-		}
+func (o *intelOutput) applyValues(ctx context.Context, ix *index, s *ownerState, via string, cv *claimValues, rec ownerRecord, aliases []ownerID) []valueResult {
+	out := make([]valueResult, len(cv.keys))
+	if len(cv.keys) == 1 { // the usual one-value indicator: no goroutine (and no stack to grow)
+		o.applyOne(ctx, ix, s, via, cv, 0, rec, sharedRecord(s, rec, via, rec.Block || cv.block[0]), aliases, &out[0])
+		return out
 	}
-	results := make(chan valueResult, len(keys))
-	one := func(k iocKey) {
-		ioc, wanted := want[k]
-		r := rec
-		r.Block = r.Block || ioc.Block
-		sh := shared[0]
-		if r.Block {
-			sh = shared[1]
-		}
-		e := ix.entry(k)
-		held, err := o.applyValue(ctx, ix, e, s.id, via, wanted, valueRecord{&r, sh}, aliases)
-		results <- valueResult{e, held, err}
-	}
+	shared := [2]*ownerRecord{sharedRecord(s, rec, via, rec.Block), sharedRecord(s, rec, via, true)}
 	var wg sync.WaitGroup
-	for k := range keys {
-		if len(keys) == 1 { // the usual one-value indicator: no goroutine (and no stack to grow)
-			one(k)
-			break
+	for i := range cv.keys {
+		sh := shared[0]
+		if rec.Block || cv.block[i] {
+			sh = shared[1]
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			one(k)
+			o.applyOne(ctx, ix, s, via, cv, i, rec, sh, aliases, &out[i])
 		}()
 	}
 	wg.Wait()
-	close(results)
-	out := make([]valueResult, 0, len(keys))
-	for r := range results {
-		out = append(out, r)
-	}
 	return out
+}
+
+// applyOne applies the claim to its value number i, into res.
+func (o *intelOutput) applyOne(ctx context.Context, ix *index, s *ownerState, via string, cv *claimValues, i int, rec ownerRecord, shared *ownerRecord, aliases []ownerID, res *valueResult) {
+	r := rec
+	r.Block = r.Block || cv.block[i]
+	e := ix.entry(cv.keys[i])
+	held, err := o.applyValue(ctx, ix, e, s.id, via, cv.wanted[i], valueRecord{&r, shared}, aliases)
+	*res = valueResult{e, held, err}
+}
+
+// sharedRecord is the record the values a claim gains with that block mode point at when
+// theirs says the same: the owner's own info when it says the same, else a new one.
+func sharedRecord(s *ownerState, rec ownerRecord, via string, block bool) *ownerRecord {
+	r := rec
+	r.Block, r.Via, r.keep = block, nil, false
+	r.addVia(via)
+	if s.info != nil && sameRecord(&r, s.info) {
+		return s.info
+	}
+	return &r
 }
 
 // valueRecord is what a claim records on one value: want, and shared, the record values point
@@ -533,9 +564,7 @@ func (o *intelOutput) createIOC(ctx context.Context, ix *index, e *iocEntry, d d
 	if d.hlStatus == "testing" {
 		body.LocalTestingStatus = "in_progress"
 	}
-	var created struct {
-		ID string `json:"id"` // the rest of the answer is not needed: not decoded
-	}
+	var created createdID
 	err := o.do(ctx, "create", e.key().String(), func() error { return o.client.Post(ctx, PathIOCRule, body, &created) })
 	if IsDuplicate(err) {
 		return errReread

@@ -1,9 +1,9 @@
 package harfanglab
 
 import (
-	"encoding/json"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 )
 
 // appendComment writes the comment of owners o exactly as json.Marshal writes its commentDoc
@@ -104,16 +104,55 @@ func appendJSONStrings(buf []byte, s []string, nilIsNull bool) []byte {
 	return append(buf, ']')
 }
 
-// appendJSONString quotes s as encoding/json does: printable ASCII other than the characters
-// it escapes is copied, anything else is left to json.Marshal.
+// appendJSONString quotes s exactly as encoding/json does (its appendString with HTML
+// escaping, TestAppendJSONStringMatchesEncodingJSON): the comment, itself JSON, is quoted in
+// the body of every IOC written, and json.Marshal of a string allocates twice (issue 12).
 func appendJSONString(buf []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s)
-			return append(buf, b...)
-		}
-	}
+	const hex = "0123456789abcdef"
 	buf = append(buf, '"')
-	buf = append(buf, s...)
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				buf = append(buf, '\\', b)
+			case '\b':
+				buf = append(buf, '\\', 'b')
+			case '\f':
+				buf = append(buf, '\\', 'f')
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && size == 1:
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+		case c == '\u2028' || c == '\u2029':
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hex[c&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	buf = append(buf, s[start:]...)
 	return append(buf, '"')
 }

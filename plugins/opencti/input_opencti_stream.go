@@ -19,6 +19,7 @@ import (
 	"github.com/Jeffail/shutdown"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/jsonscan"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/metricbuf"
 	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/safehttp"
 )
@@ -151,7 +152,14 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return service.AutoRetryNacksToggled(conf, in)
+			replay, err := conf.FieldBool(service.AutoRetryNacksToggleFieldName)
+			if err != nil {
+				return nil, fmt.Errorf("opencti_stream: %w", err)
+			}
+			if replay {
+				return newReplayInput(in), nil // replay.go
+			}
+			return in, nil
 		})
 }
 
@@ -268,9 +276,10 @@ type streamInput struct {
 	loaded   bool   // cursor read from the cache
 	position string // start position for the next (re)connect
 	reader   *streamReader
-	link     *connectorLink // OpenCTI connector registration (input_registration.go); nil: none
-	held     *frame         // see Read; only touched by Read
-	resnap   string         // reason of a requested re-snapshot, applied by the next Connect
+	link     *connectorLink  // OpenCTI connector registration (input_registration.go); nil: none
+	held     *frame          // see Read; only touched by Read
+	wake     <-chan struct{} // ends a Read waiting for the stream (replay.go); nil: never
+	resnap   string          // reason of a requested re-snapshot, applied by the next Connect
 	snap     snapshotRun
 	markers  atomic.Int32 // snapshot markers not acknowledged yet
 
@@ -453,6 +462,8 @@ func (s *streamInput) Read(ctx context.Context) (*service.Message, service.AckFu
 			}
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
+		case <-s.wake:
+			return nil, nil, errWoken
 		}
 		if msg, ack, done, err := s.handle(ctx, f); done {
 			return msg, ack, err
@@ -496,7 +507,7 @@ func (s *streamInput) message(ctx context.Context, f frame) (*service.Message, s
 	msg := service.NewMessage(f.data)
 	msg.MetaSetMut(metaEvent, f.event)
 	msg.MetaSetMut(metaEventID, f.id)
-	if !validJSON(f.data) {
+	if !jsonscan.Valid(f.data) {
 		msg.SetError(fmt.Errorf("opencti_stream: event %s (%s): data is not valid JSON", f.id, f.event))
 	}
 	// With auto_replay_nacks (default) only final acks arrive here. With it off, a nack means

@@ -37,10 +37,13 @@ func parseFrame(raw []byte) (frame, bool) {
 		case "id":
 			f.id = string(value)
 		case "event":
-			f.event = string(value)
+			f.event = eventName(value)
 		case "data":
 			if seenData {
 				data = append(data, '\n')
+			} else {
+				// One allocation: what is left of the frame bounds the rest of the data.
+				data = make([]byte, 0, len(value)+len(raw))
 			}
 			data = append(data, value...)
 			seenData = true
@@ -55,6 +58,18 @@ func parseFrame(raw []byte) (frame, bool) {
 	f.data = data
 	return f, true
 }
+
+// eventName is the event type of a frame; the usual ones are shared, not allocated per frame.
+func eventName(b []byte) string {
+	for _, name := range knownEvents {
+		if string(b) == name {
+			return name
+		}
+	}
+	return string(b)
+}
+
+var knownEvents = [...]string{"create", "update", "delete", "merge", "heartbeat", "connected"}
 
 // groupTracker computes safe resume positions. OpenCTI gives dependency events the id of the
 // event that triggered them, and recovery snapshot events share `<updated_at ms>-0`, while
