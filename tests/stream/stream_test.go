@@ -348,8 +348,11 @@ func TestMetrics(t *testing.T) {
 	snk := &sink{}
 	r := run(t, u, dir, "", snk)
 	waitFor(t, 10*time.Second, "the two events", func() bool { return unique(snk) >= 2 })
-	waitFor(t, 5*time.Second, "the checkpoint gauge", func() bool {
-		return strings.Contains(r.metrics(t), "opencti_stream_checkpoint_ms")
+	// Per-event metrics reach Benthos up to metricbuf.Interval (10 ms) after the event.
+	waitFor(t, 5*time.Second, "the checkpoint gauge and the event counters", func() bool {
+		b := r.metrics(t)
+		return strings.Contains(b, "opencti_stream_checkpoint_ms") &&
+			strings.Contains(b, `event=\"update\"`) && strings.Contains(b, `event=\"delete\"`)
 	})
 	var m map[string]any
 	require.NoError(t, json.Unmarshal([]byte(r.metrics(t)), &m))
