@@ -389,8 +389,7 @@ func (l *lexer) scanPrefixed(start Pos, prefix byte) (token, *SyntaxError) {
 		t.lit = Literal{Kind: BinaryLit, At: start, Str: body}
 		msg = checkBinary(body)
 	default:
-		t.lit = Literal{Kind: TimestampLit, At: start}
-		t.lit.Time, msg = decodeTimestamp(body)
+		t.lit, msg = timestampLiteral(start, body)
 	}
 	if msg != "" {
 		return token{}, l.errAt(start, msg)

@@ -154,7 +154,7 @@ func (p *parser) parseStartStop(e ObservationExpr) ObservationExpr {
 	start := p.timestamp("START")
 	p.expect(tStop, "STOP")
 	stop := p.timestamp("STOP")
-	if !stop.Time.After(start.Time) {
+	if !stop.Time.After(*start.Time) {
 		p.failAt(stop.At, "STOP timestamp must be later than START timestamp")
 	}
 	return &Qualified{At: e.Position(), Expr: e, Kind: StartStop, Start: start, Stop: stop}

@@ -282,10 +282,11 @@ func TestLargeSet(t *testing.T) {
 }
 
 func TestLiteralRoundTrip(t *testing.T) {
-	ts := func(s string) time.Time {
+	ts := func(s string) *time.Time {
 		v, err := time.Parse(time.RFC3339Nano, s)
 		require.NoError(t, err)
-		return v.UTC()
+		u := v.UTC()
+		return &u
 	}
 	tests := []struct {
 		src  string
@@ -330,7 +331,7 @@ func TestLiteralRoundTrip(t *testing.T) {
 			again := c2.Value
 			again.At = Pos{}
 			if test.want.Kind == TimestampLit {
-				assert.True(t, test.want.Time.Equal(again.Time))
+				assert.True(t, test.want.Time.Equal(*again.Time))
 				again.Time = test.want.Time
 			}
 			assert.Equal(t, test.want, again, "round trip of %s via %s", test.src, got.String())

@@ -210,6 +210,7 @@ func TestIndexHeapPerIOC(t *testing.T) {
 		t.Logf("  %6.0f B/IOC  %s", float64(s.bytes)/float64(n), s.site)
 	}
 	require.Positive(t, live)
+	require.LessOrEqual(t, float64(live)/float64(n), 400.0, "issue 12: at most 400 bytes of live heap per owned IOC")
 }
 
 type heapSite struct {
