@@ -3,7 +3,8 @@ package harfanglab
 import (
 	"slices"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/opencti-harfanglab/opencti-harfanglab/plugins/jsonscan"
 )
 
 // appendComment writes the comment of owners o exactly as json.Marshal writes its commentDoc
@@ -21,7 +22,7 @@ func appendComment(buf []byte, o owners) (_ []byte, ok bool) {
 	if len(o) == 0 {
 		buf = append(buf, "null"...)
 	} else {
-		buf = appendJSONString(buf, o[0].id.String())
+		buf = jsonscan.AppendString(buf, o[0].id.String())
 	}
 	buf = append(buf, `,"indicator_ids":[`...)
 	score := 0
@@ -30,7 +31,7 @@ func appendComment(buf []byte, o owners) (_ []byte, ok bool) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendJSONString(buf, c.id.String())
+		buf = jsonscan.AppendString(buf, c.id.String())
 		if c.rec != nil {
 			if c.rec.Score != nil && *c.rec.Score > score {
 				score = *c.rec.Score
@@ -49,7 +50,7 @@ func appendComment(buf []byte, o owners) (_ []byte, ok bool) {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendJSONString(buf, c.id.String())
+			buf = jsonscan.AppendString(buf, c.id.String())
 			buf = append(buf, ':')
 			if buf, ok = appendRecord(buf, c.rec); !ok {
 				return buf, false
@@ -99,60 +100,7 @@ func appendJSONStrings(buf []byte, s []string, nilIsNull bool) []byte {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendJSONString(buf, v)
+		buf = jsonscan.AppendString(buf, v)
 	}
 	return append(buf, ']')
-}
-
-// appendJSONString quotes s exactly as encoding/json does (its appendString with HTML
-// escaping, TestAppendJSONStringMatchesEncodingJSON): the comment, itself JSON, is quoted in
-// the body of every IOC written, and json.Marshal of a string allocates twice (issue 12).
-func appendJSONString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				buf = append(buf, '\\', b)
-			case '\b':
-				buf = append(buf, '\\', 'b')
-			case '\f':
-				buf = append(buf, '\\', 'f')
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case c == utf8.RuneError && size == 1:
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-		case c == '\u2028' || c == '\u2029':
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', hex[c&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
