@@ -28,10 +28,9 @@ type changePlan struct {
 	touchRules bool
 }
 
-// apply applies one change under its owner's lock. expired marks a change made up by the
-// expiry loop (it carries no sequence and must not move the claim's one).
-func (o *intelOutput) apply(ctx context.Context, ix *index, c *intel.Change, expired bool) error {
-	s := ix.owner(ownerIDOf(c.Owner))
+// apply applies one change under the lock of s, its owner. expired marks a change made up by
+// the expiry loop (it carries no sequence and must not move the claim's one).
+func (o *intelOutput) apply(ctx context.Context, ix *index, s *ownerState, c *intel.Change, expired bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 

@@ -48,7 +48,7 @@ func (o *intelOutput) expireDue(ctx context.Context) {
 		go func() {
 			defer s.expiring.Store(false)
 			c := &intel.Change{Owner: s.id.String(), Via: intel.ViaPattern, Live: false}
-			if err := o.apply(ctx, ix, c, true); err != nil {
+			if err := o.apply(ctx, ix, s, c, true); err != nil {
 				if IsAuthFailure(err) {
 					_ = o.onAuthFailure(err) // retried at the next tick
 					return

@@ -42,12 +42,11 @@ func sweepFields() []*service.ConfigField {
 type sweeper struct {
 	maxShare   float64
 	allowLarge bool
-	active     atomic.Bool // a snapshot is being recorded: the fast path of see
+	active     atomic.Bool // a snapshot is being recorded: changed under mu, read without it by see
 
-	mu        sync.Mutex
-	gen       string
-	recording bool  // between a start marker and its end marker
-	mark      uint8 // of the snapshot being recorded; 1..255, never 0 (the mark of no snapshot)
+	mu   sync.Mutex
+	gen  string
+	mark uint8 // of the snapshot being recorded; 1..255, never 0 (the mark of no snapshot)
 
 	sweeps *service.MetricCounter // by result: done, refused, skipped
 	swept  *service.MetricCounter // entries that lost a swept owner
@@ -71,13 +70,12 @@ func newSweeper(conf *service.ParsedConfig, met *service.Metrics) (*sweeper, err
 	return w, nil
 }
 
-// see records the owner of a change (and the older keys of the same indicator) while a
+// see records s, the owner of change c (and the older keys of the same indicator), while a
 // snapshot is recorded.
-func (w *sweeper) see(ix *index, c *intel.Change) {
+func (w *sweeper) see(ix *index, s *ownerState, c *intel.Change) {
 	if !w.active.Load() {
 		return
 	}
-	s := ix.owner(ownerIDOf(c.Owner))
 	var aliases []*ownerState
 	ix.mu.Lock()
 	for _, id := range c.StixIDs {
@@ -88,7 +86,7 @@ func (w *sweeper) see(ix *index, c *intel.Change) {
 	ix.mu.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.recording {
+	if !w.active.Load() { // the end marker came meanwhile
 		return
 	}
 	for _, o := range append(aliases, s) {
@@ -118,15 +116,15 @@ func (o *intelOutput) control(ctx context.Context, ix *index, c *intel.Change) e
 	w := o.sweeper
 	w.mu.Lock()
 	if c.Control == intel.ControlSnapshotStart {
-		w.gen, w.recording = c.Generation, true
+		w.gen = c.Generation
 		w.nextMark(ix)
 		w.active.Store(true)
 		w.mu.Unlock()
 		o.log.Infof("snapshot %s (%s) starts: recording the indicators it lists", c.Generation, c.Reason)
 		return nil
 	}
-	gen, recording, mark := w.gen, w.recording, w.mark
-	w.gen, w.recording = "", false
+	gen, recording, mark := w.gen, w.active.Load(), w.mark
+	w.gen = ""
 	w.active.Store(false)
 	w.mu.Unlock()
 	if gen != c.Generation || !recording {
@@ -175,7 +173,7 @@ func (o *intelOutput) sweep(ctx context.Context, ix *index, c *intel.Change, mar
 	// Then each owner's bookkeeping and its Sigma/YARA entries (its values are done).
 	parallel(o.maxInFlight, stale, func(s *ownerState) {
 		dead := &intel.Change{Owner: s.id.String(), Via: intel.ViaPattern, Live: false}
-		if err := o.apply(ctx, ix, dead, true); err != nil {
+		if err := o.apply(ctx, ix, s, dead, true); err != nil {
 			failed.Add(1)
 			o.log.Errorf("sweep: removing indicator %s: %v", s.id, err)
 		}

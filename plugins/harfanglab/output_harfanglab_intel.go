@@ -330,8 +330,9 @@ func (o *intelOutput) Write(ctx context.Context, msg *service.Message) error {
 	if c.Control != "" {
 		return o.control(ctx, ix, c)
 	}
-	o.sweeper.see(ix, c)
-	if err := o.apply(ctx, ix, c, false); err != nil {
+	s := ix.owner(ownerIDOf(c.Owner))
+	o.sweeper.see(ix, s, c)
+	if err := o.apply(ctx, ix, s, c, false); err != nil {
 		if IsAuthFailure(err) {
 			return o.onAuthFailure(err)
 		}
