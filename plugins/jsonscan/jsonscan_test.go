@@ -24,22 +24,29 @@ func TestValidMatchesEncodingJSONOnDamagedEvents(t *testing.T) {
 	dmg := "{}[]\",:0123456789-+.eEtrufalsn \\/u\t\n\x01\xff"
 	rng := rand.New(rand.NewPCG(5, 6))
 	for i := range 200000 {
-		b := append([]byte(nil), base...)
-		for range 1 + rng.IntN(3) {
-			j := rng.IntN(len(b))
-			switch rng.IntN(3) {
-			case 0:
-				b[j] = dmg[rng.IntN(len(dmg))]
-			case 1:
-				b = append(b[:j:j], b[j+1:]...)
-			default:
-				b = append(b[:j+1:j+1], b[j:]...)
-			}
-		}
+		b := damaged(rng, base, dmg)
 		if json.Valid(b) != Valid(b) {
 			t.Fatalf("case %d: json.Valid %v on %q", i, json.Valid(b), b)
 		}
 	}
+}
+
+// damaged is a copy of base with one to three bytes replaced (by one of alphabet), removed
+// or doubled.
+func damaged(rng *rand.Rand, base []byte, alphabet string) []byte {
+	b := append([]byte(nil), base...)
+	for range 1 + rng.IntN(3) {
+		j := rng.IntN(len(b))
+		switch rng.IntN(3) {
+		case 0:
+			b[j] = alphabet[rng.IntN(len(alphabet))]
+		case 1:
+			b = append(b[:j:j], b[j+1:]...)
+		default:
+			b = append(b[:j+1:j+1], b[j:]...)
+		}
+	}
+	return b
 }
 
 // objectStringByJSON is what ObjectString stands for: json.Unmarshal into a struct whose one
@@ -79,18 +86,7 @@ func TestObjectStringMatchesEncodingJSON(t *testing.T) {
 	dmg := "{}[]\",:0123456789-+.eEtrufalsnIiDd \\/u\t\n\x01\xff"
 	rng := rand.New(rand.NewPCG(7, 8))
 	for range 200000 {
-		b := append([]byte(nil), base...)
-		for range 1 + rng.IntN(3) {
-			j := rng.IntN(len(b))
-			switch rng.IntN(3) {
-			case 0:
-				b[j] = dmg[rng.IntN(len(dmg))]
-			case 1:
-				b = append(b[:j:j], b[j+1:]...)
-			default:
-				b = append(b[:j+1:j+1], b[j:]...)
-			}
-		}
+		b := damaged(rng, base, dmg)
 		if !checkObjectString(t, b) && t.Failed() {
 			return
 		}
